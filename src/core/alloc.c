@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Aborting allocators (core layer): OOM is not a recoverable condition for a server of this size. */
+/* Aborting allocators (core layer): OOM is not a recoverable condition for a server of this size.
+ */
 #include "core/alloc.h"
 
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Allocation helpers that abort on out-of-memory (core layer).
- * Only for small fixed-size allocations; sizes that come from input go through hb_buf with a cap. */
+ * Only for small fixed-size allocations; sizes that come from input go through hb_buf with a cap.
+ */
 #ifndef HB_CORE_ALLOC_H
 #define HB_CORE_ALLOC_H
 

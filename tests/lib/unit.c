@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* hb-unit runner: `hb-unit [suite]` runs every registered test (or one suite's), each in a
  * forked child with a 30 s alarm, and prints one line per test and a closing summary. */
+#include "unit.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include "unit.h"
 
 static struct hb_unit_test *tests;
 

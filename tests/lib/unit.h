@@ -21,7 +21,7 @@ void hb_unit_register(struct hb_unit_test *test);
 /* HB_TEST(suite, name) { body }: suite must equal the file name without "test_". */
 #define HB_TEST(suite, name)                                                                       \
     static void test_##suite##_##name(void);                                                       \
-    static struct hb_unit_test reg_##suite##_##name = {#suite, #name, test_##suite##_##name,      \
+    static struct hb_unit_test reg_##suite##_##name = {#suite, #name, test_##suite##_##name,       \
                                                        NULL};                                      \
     __attribute__((constructor)) static void ctor_##suite##_##name(void)                           \
     {                                                                                              \

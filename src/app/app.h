@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* The application (app layer): the context every handler reaches through req->app, the route
+ * table, and the entry points the CLI calls. It owns the process-lifetime objects: config,
+ * router, static files (and, as they land, the store and the auth keys). */
+#ifndef HB_APP_APP_H
+#define HB_APP_APP_H
+
+#include "app/app_config.h"
+#include "http/http_router.h"
+#include "http/http_server.h"
+#include "http/http_static.h"
+
+/* A route group's auth rule (API.md §2.8). */
+enum hb_app_auth { HB_AUTH_NONE = 0, HB_AUTH_OPTIONAL, HB_AUTH_REQUIRED };
+
+struct hb_app {
+    struct hb_app_config cfg;
+    struct hb_http_router *router;
+    struct hb_http_static *static_files;
+    struct hb_http_server_config http;
+    char **cors_origins;
+    char **allowed_hosts;
+};
+
+/* The route table: every HTTP route of the API in one array (app_routes.c). */
+extern const struct hb_http_route hb_app_routes[];
+extern const size_t hb_app_n_routes;
+
+/* Handlers, one module per area. */
+int hb_app_hello(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_slow(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_healthz(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_readyz(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_metrics(struct hb_http_request *req, struct hb_http_response *res);
+
+/* Writes a validation error {"<field>":["<message>"]} with status 400. */
+void hb_app_field_error(struct hb_http_response *res, const char *field, const char *message);
+
+/* `hiroba serve ARGS`: runs the server until a signal. Returns the process exit code. */
+int hb_app_serve_main(int argc, char **argv);
+
+/* `hiroba migrate ARGS`. Returns the process exit code. */
+int hb_app_migrate_main(int argc, char **argv);
+
+#endif

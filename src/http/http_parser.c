@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+/* llhttp glue (http layer). llhttp parses and enforces most of RFC 9112 (CL+TE, duplicate or
+ * malformed Content-Length, chunk syntax); a small scanner here rejects what llhttp 8 accepts
+ * but RFC 9112 §2.2/§5.2 lets a server refuse and hiroba must: bare CR or LF, obs-fold, NUL and
+ * other control bytes in the head. Limits are checked as bytes arrive. */
+#include "http/http_parser.h"
+
+#include <string.h>
+
+#include "core/err.h"
+
+static int fail(struct hb_http_parser *p, int status, const char *reason)
+{
+    p->error_status = status;
+    p->error_reason = reason;
+    return HPE_USER;
+}
+
+static struct hb_http_parser *of(llhttp_t *ll)
+{
+    return ll->data;
+}
+
+static uint32_t off(struct hb_http_parser *p, const char *at)
+{
+    return (uint32_t)(at - p->_base);
+}
+
+/* Extends a span with a contiguous piece (callbacks may split a token across reads). */
+static void extend(struct hb_http_parser *p, struct hb_http_span *s, const char *at, size_t len)
+{
+    if (s->len == 0)
+        s->off = off(p, at);
+    s->len += (uint32_t)len;
+}
+
+static int on_message_begin(llhttp_t *ll)
+{
+    struct hb_http_parser *p = of(ll);
+    p->_url.len = 0;
+    p->_n_headers = 0;
+    p->_in_value = false;
+    p->_n_host = 0;
+    p->_has_te = false;
+    p->expect_continue = false;
+    hb_buf_reset(&p->body);
+    return 0;
+}
+
+static int on_url(llhttp_t *ll, const char *at, size_t len)
+{
+    struct hb_http_parser *p = of(ll);
+    extend(p, &p->_url, at, len);
+    if (p->_url.len > p->limits.max_target_len)
+        return fail(p, 414, "request target too long");
+    return 0;
+}
+
+static int on_header_field(llhttp_t *ll, const char *at, size_t len)
+{
+    struct hb_http_parser *p = of(ll);
+    if (p->_in_value || p->_n_headers == 0 || p->_values[p->_n_headers - 1].off != UINT32_MAX) {
+        /* A new field begins. */
+        if (p->_n_headers >= p->limits.max_headers || p->_n_headers >= HB_HTTP_MAX_HEADERS)
+            return fail(p, 431, "too many header fields");
+        p->_names[p->_n_headers] = (struct hb_http_span){0, 0};
+        p->_values[p->_n_headers] = (struct hb_http_span){UINT32_MAX, 0};
+        p->_n_headers++;
+        p->_in_value = false;
+    }
+    extend(p, &p->_names[p->_n_headers - 1], at, len);
+    return 0;
+}
+
+static int on_header_value(llhttp_t *ll, const char *at, size_t len)
+{
+    struct hb_http_parser *p = of(ll);
+    struct hb_http_span *v = &p->_values[p->_n_headers - 1];
+    if (v->off == UINT32_MAX) {
+        v->off = off(p, at);
+        v->len = 0;
+    }
+    v->len += (uint32_t)len;
+    p->_in_value = true;
+    return 0;
+}
+
+static struct hb_str span_str(const struct hb_http_parser *p, struct hb_http_span s)
+{
+    if (s.off == UINT32_MAX)
+        return (struct hb_str){p->_base, 0};
+    return (struct hb_str){p->_base + s.off, s.len};
+}
+
+static int on_header_value_complete(llhttp_t *ll)
+{
+    struct hb_http_parser *p = of(ll);
+    int i = p->_n_headers - 1;
+    if (p->_values[i].off == UINT32_MAX)
+        p->_values[i] = (struct hb_http_span){off(p, p->_base), 0};
+    struct hb_str name = span_str(p, p->_names[i]);
+    struct hb_str value = hb_str_trim_ows(span_str(p, p->_values[i]));
+    if (hb_str_ieq(name, HB_STR("host"))) {
+        p->_n_host++;
+    } else if (hb_str_ieq(name, HB_STR("transfer-encoding"))) {
+        /* hiroba implements only chunked, and only once (RFC 9112 §6.1). */
+        if (p->_has_te || !hb_str_ieq(value, HB_STR("chunked")))
+            return fail(p, 400, "unsupported transfer-encoding");
+        p->_has_te = true;
+    } else if (hb_str_ieq(name, HB_STR("expect"))) {
+        if (!hb_str_ieq(value, HB_STR("100-continue")))
+            return fail(p, 400, "unsupported expectation");
+        p->expect_continue = true;
+    }
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *ll)
+{
+    struct hb_http_parser *p = of(ll);
+    p->headers_complete = true;
+    if (ll->http_major != 1)
+        return fail(p, 400, "unsupported http version");
+    if (ll->http_minor == 1 && p->_n_host != 1)
+        return fail(p, 400, "missing or repeated host");
+    if (p->_n_host > 1)
+        return fail(p, 400, "repeated host");
+    if ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > p->limits.max_body_len)
+        return fail(p, 413, "body too large");
+    bool has_body =
+        (ll->flags & F_CHUNKED) || ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > 0);
+    if (ll->http_minor == 0 || !has_body)
+        p->expect_continue = false;
+    return 0;
+}
+
+static int on_body(llhttp_t *ll, const char *at, size_t len)
+{
+    struct hb_http_parser *p = of(ll);
+    if (hb_buf_append(&p->body, at, len) < 0)
+        return fail(p, 413, "body too large");
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *ll)
+{
+    struct hb_http_parser *p = of(ll);
+    p->is_complete = true;
+    return HPE_PAUSED;
+}
+
+static llhttp_settings_t settings;
+static int settings_ready;
+
+static void settings_init(void)
+{
+    /* Idempotent and race-free in practice: every thread writes the same values. */
+    if (settings_ready)
+        return;
+    llhttp_settings_t s;
+    llhttp_settings_init(&s);
+    s.on_message_begin = on_message_begin;
+    s.on_url = on_url;
+    s.on_header_field = on_header_field;
+    s.on_header_value = on_header_value;
+    s.on_header_value_complete = on_header_value_complete;
+    s.on_headers_complete = on_headers_complete;
+    s.on_body = on_body;
+    s.on_message_complete = on_message_complete;
+    settings = s;
+    settings_ready = 1;
+}
+
+void hb_http_parser_init(struct hb_http_parser *p, const struct hb_http_limits *limits)
+{
+    memset(p, 0, sizeof(*p));
+    settings_init();
+    p->limits = *limits;
+    llhttp_init(&p->_ll, HTTP_REQUEST, &settings);
+    p->_ll.data = p;
+    hb_buf_init(&p->body, limits->max_body_len);
+    p->_scan_in_head = true;
+    p->_scan_line_start = true;
+}
+
+void hb_http_parser_release(struct hb_http_parser *p)
+{
+    hb_buf_release(&p->body);
+}
+
+/* Scans head bytes buf[p->_scan_pos..len) for what RFC 9112 lets us reject. Stops after the
+ * blank line ending the head. Empty lines before the request line are allowed (§2.2). Returns 0
+ * or HB_EPROTO. */
+static int scan_head(struct hb_http_parser *p, const char *buf, size_t len)
+{
+    size_t i = p->_scan_pos;
+    unsigned char prev = p->_scan_prev;
+    bool line_start = p->_scan_line_start;
+
+    for (; i < len && p->_scan_in_head; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (prev == '\r' && c != '\n') {
+            fail(p, 400, "bare CR");
+            return HB_EPROTO;
+        }
+        if (c == '\n') {
+            if (prev != '\r') {
+                fail(p, 400, "bare LF");
+                return HB_EPROTO;
+            }
+            if (line_start && p->has_started)
+                p->_scan_in_head = false; /* the blank line: the head ends here */
+            line_start = true;
+        } else if (c != '\r') {
+            if ((c < 0x20 && c != '\t') || c == 0x7f) {
+                fail(p, 400, "control byte in head");
+                return HB_EPROTO;
+            }
+            if (line_start && (c == ' ' || c == '\t')) {
+                fail(p, 400, p->has_started ? "obs-fold" : "whitespace before request line");
+                return HB_EPROTO;
+            }
+            line_start = false;
+            p->has_started = true;
+        }
+        prev = c;
+    }
+    p->_scan_pos = i;
+    p->_scan_prev = prev;
+    p->_scan_line_start = line_start;
+    if (p->_scan_in_head && i - p->_start > p->limits.max_head_len) {
+        fail(p, 431, "head too large");
+        return HB_EPROTO;
+    }
+    return 0;
+}
+
+int hb_http_parser_execute(struct hb_http_parser *p, const char *buf, size_t pos, size_t len)
+{
+    if (p->error_status != 0)
+        return HB_EPROTO;
+    if (pos >= len)
+        return 0;
+    if (p->_scan_in_head) {
+        if (p->_scan_pos < pos)
+            p->_scan_pos = pos;
+        if (scan_head(p, buf, len) < 0)
+            return HB_EPROTO;
+        /* Feed llhttp only what the scanner has approved. */
+        if (p->_scan_in_head)
+            len = p->_scan_pos;
+    }
+    p->_base = buf;
+    size_t n = len - pos;
+    enum llhttp_errno e = llhttp_execute(&p->_ll, buf + pos, n);
+    if (e == HPE_OK)
+        return (int)n;
+    if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
+        size_t used = (size_t)(llhttp_get_error_pos(&p->_ll) - (buf + pos));
+        llhttp_resume(&p->_ll);
+        if (e == HPE_PAUSED_UPGRADE)
+            llhttp_resume_after_upgrade(&p->_ll);
+        return (int)used;
+    }
+    if (p->error_status == 0) {
+        /* A framing or syntax error found by llhttp. */
+        p->error_status = 400;
+        p->error_reason = llhttp_errno_name(e);
+    }
+    return HB_EPROTO;
+}
+
+void hb_http_parser_fill(struct hb_http_parser *p, const char *buf, struct hb_http_request *req)
+{
+    const char *saved = p->_base;
+    p->_base = buf;
+    req->method_name = hb_str_from(llhttp_method_name((llhttp_method_t)p->_ll.method));
+    req->method = hb_http_method_from_name(req->method_name);
+    req->target = span_str(p, p->_url);
+    const char *q = memchr(req->target.ptr, '?', req->target.len);
+    if (q != NULL) {
+        req->path = (struct hb_str){req->target.ptr, (size_t)(q - req->target.ptr)};
+        req->query = (struct hb_str){q + 1, req->target.len - req->path.len - 1};
+    } else {
+        req->path = req->target;
+        req->query = (struct hb_str){req->target.ptr + req->target.len, 0};
+    }
+    req->version_minor = p->_ll.http_minor;
+    req->keep_alive = llhttp_should_keep_alive(&p->_ll) != 0;
+    req->is_upgrade = p->_ll.upgrade != 0;
+    req->n_headers = p->_n_headers;
+    for (int i = 0; i < p->_n_headers; i++) {
+        req->headers[i].name = span_str(p, p->_names[i]);
+        req->headers[i].value = hb_str_trim_ows(span_str(p, p->_values[i]));
+    }
+    req->body = (struct hb_str){p->body.data ? p->body.data : "", p->body.len};
+    p->_base = saved;
+}
+
+void hb_http_parser_next(struct hb_http_parser *p, size_t next_start)
+{
+    p->_start = next_start;
+    p->_scan_pos = next_start;
+    p->_scan_prev = 0;
+    p->_scan_in_head = true;
+    p->_scan_line_start = true;
+    p->has_started = false;
+    p->headers_complete = false;
+    p->is_complete = false;
+    p->expect_continue = false;
+}
+
+void hb_http_parser_shift(struct hb_http_parser *p, size_t n)
+{
+    p->_start -= n;
+    p->_scan_pos -= n;
+    if (p->_url.len > 0)
+        p->_url.off -= (uint32_t)n;
+    for (int i = 0; i < p->_n_headers; i++) {
+        p->_names[i].off -= (uint32_t)n;
+        if (p->_values[i].off != UINT32_MAX)
+            p->_values[i].off -= (uint32_t)n;
+    }
+}
