@@ -20,6 +20,7 @@ struct hb_app {
     struct hb_http_server_config http;
     char **cors_origins;
     char **allowed_hosts;
+    char *secret_key; /* the JWT signing key, >= 32 bytes */
 };
 
 /* The route table: every HTTP route of the API in one array (app_routes.c). */

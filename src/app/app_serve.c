@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "app/app.h"
+#include "app/app_secret.h"
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -100,6 +101,10 @@ int hb_app_serve_main(int argc, char **argv)
         return 0;
     }
     setup_process(&app.cfg);
+    if (hb_app_secret_load(&app.cfg, &app.secret_key) < 0) {
+        rc = 2;
+        goto out;
+    }
 
     if (hb_http_router_create(hb_app_routes, hb_app_n_routes, &app.router) < 0)
         goto out;
@@ -155,6 +160,7 @@ out:
     free_list(app.cors_origins);
     hb_http_static_destroy(app.static_files);
     hb_http_router_destroy(app.router);
+    free(app.secret_key);
     hb_app_config_release(&app.cfg);
     return rc;
 }
