@@ -188,7 +188,7 @@ export function TopicListPage() {
         <div className="toolbar">
           <SearchBox key={search} value={search} onSearch={(q) => setQuery({ search: q, page: '' })} />
           <label className="filter">
-            <span>{t('bbs.category')}</span>
+            <span>{t('bbs.filterCategory')}</span>
             <select value={category} onChange={(e) => setQuery({ category: e.target.value, page: '' })}>
               <option value="">{t('bbs.allCategories')}</option>
               {cats.categories.map((c) => (
