@@ -39,6 +39,8 @@ export function AuthProvider({ children }) {
   }));
   const timer = useRef(null);
   const loadSeq = useRef(0);
+  const userRef = useRef(null);
+  userRef.current = state.user;
 
   const loadUser = useCallback(async () => {
     const seq = ++loadSeq.current;
@@ -85,7 +87,9 @@ export function AuthProvider({ children }) {
           notice: reason === 'expired' ? 'session_expired' : null,
         });
       } else if (reason === 'storage') {
-        loadUser(); // another tab logged in or out, or rotated the pair
+        // Another tab rotated the pair (nothing to do) or logged in as someone (load that user).
+        const payload = api.decodeJwt(api.tokens.access || '');
+        if (!payload || String(payload.user_id) !== String(userRef.current?.id)) loadUser();
       }
     });
     schedule();

@@ -235,3 +235,35 @@ describe('AuthProvider', () => {
     expect(probe()).toBe('anonymous:-:-');
   });
 });
+
+describe('AuthProvider across tabs', () => {
+  afterEach(() => cleanup());
+
+  it('does not reload the user when another tab only rotates the pair', async () => {
+    api.tokens.set({ access: makeJwt({ ttl: 120 }), refresh: makeJwt({ type: 'refresh' }) });
+    const fetch = server();
+    renderAuth();
+    await act(() => vi.advanceTimersByTimeAsync(0));
+    expect(calls(fetch, 'GET', '/api/me/')).toHaveLength(1);
+    await act(async () => {
+      localStorage.setItem('access', makeJwt({ ttl: 120 }));
+      localStorage.setItem('refresh', makeJwt({ type: 'refresh' }));
+      window.dispatchEvent(new StorageEvent('storage', { key: 'refresh' }));
+    });
+    expect(calls(fetch, 'GET', '/api/me/')).toHaveLength(1);
+    expect(probe()).toBe('authenticated:alice:-');
+  });
+
+  it('loads the user when another tab logs in', async () => {
+    const fetch = server();
+    renderAuth();
+    await act(async () => {
+      localStorage.setItem('access', makeJwt({ ttl: 120 }));
+      localStorage.setItem('refresh', makeJwt({ type: 'refresh' }));
+      window.dispatchEvent(new StorageEvent('storage', { key: 'refresh' }));
+    });
+    await act(() => vi.advanceTimersByTimeAsync(0));
+    expect(calls(fetch, 'GET', '/api/me/')).toHaveLength(1);
+    expect(probe()).toBe('authenticated:alice:-');
+  });
+});
