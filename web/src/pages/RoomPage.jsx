@@ -29,7 +29,7 @@ function MessageForm({ disabled, onSend }) {
         <input name="message" autoComplete="off" disabled={disabled} value={text} onChange={(e) => setText(e.target.value)} />
       </Field>
       <CharCount value={text} max={MESSAGE_MAX} />
-      <button type="submit" className="primary" disabled={disabled || !text.trim()}>
+      <button type="submit" className="primary" disabled={disabled || !text.trim() || [...text.trim()].length > MESSAGE_MAX}>
         {t('chat.send')}
       </button>
     </form>

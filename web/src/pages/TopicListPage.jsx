@@ -208,6 +208,11 @@ export function TopicListPage() {
           </p>
         )}
         <ErrorMessage error={topics.error} onRetry={topics.reload} />
+        {topics.error?.status === 404 && page > 1 && (
+          <button type="button" onClick={() => setQuery({ page: '' })}>
+            {t('page.first')}
+          </button>
+        )}
         {topics.loading && !data && <Loading />}
         {data && data.results.length === 0 && !topics.loading && (
           <Empty>{search ? t('bbs.noResults', { q: search }) : t('bbs.noTopics')}</Empty>
