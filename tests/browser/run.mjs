@@ -230,9 +230,13 @@ async function launch(name, baseURL, problems) {
     if (/Content[- ]Security[- ]Policy/i.test(text)) problems.push(`${name}: CSP: ${text}`);
   });
   page.on('pageerror', (err) => problems.push(`${name}: page error: ${err.message}`));
+  // JWTs start with base64url '{"' = "eyJ": none may ever appear in a URL, HTTP or WebSocket.
+  const jwtInUrl = (url) => /eyJ[\w-]{10,}\.[\w-]{10,}/.test(url);
   page.on('request', (req) => {
-    // JWTs start with base64url '{"' = "eyJ": none may ever appear in a URL.
-    if (/eyJ[\w-]{10,}\.[\w-]{10,}/.test(req.url())) problems.push(`${name}: token in URL ${req.url()}`);
+    if (jwtInUrl(req.url())) problems.push(`${name}: token in URL ${req.url()}`);
+  });
+  page.on('websocket', (ws) => {
+    if (jwtInUrl(ws.url())) problems.push(`${name}: token in WebSocket URL ${ws.url()}`);
   });
   return { context, page };
 }
