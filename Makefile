@@ -34,8 +34,10 @@ test: build check-layers
 test-release:
 	ctest --preset release
 	HIROBA_BIN=$(CURDIR)/build/hiroba $(PY) -m pytest -q tests/e2e
-	@if [ -f tests/browser/run.mjs ] && [ -d web/dist ]; then \
-	    HIROBA_BIN=$(CURDIR)/build/hiroba node tests/browser/run.mjs; fi
+
+# Playwright on Debian's Chromium against the real binary; screenshots in tests/browser/out/.
+test-browser: build
+	HIROBA_BIN=$(CURDIR)/build/hiroba node tests/browser/run.mjs
 
 test-web:
 	@if [ -f web/package.json ]; then cd web && npm test --silent; fi
