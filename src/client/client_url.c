@@ -114,17 +114,28 @@ int hb_client_url_parse(struct hb_client_url *url, const char *text, const char 
     return 0;
 }
 
+static bool is_loopback_v4(const struct in_addr *a)
+{
+    return (ntohl(a->s_addr) >> 24) == 127;
+}
+
+static bool is_loopback_v6(const struct in6_addr *a)
+{
+    return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
 static bool is_loopback_addr(const struct sockaddr *sa)
 {
+    /* Copy rather than cast: the struct types differ, and aliasing them is undefined. */
     if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+        struct sockaddr_in in;
+        memcpy(&in, sa, sizeof(in));
+        return is_loopback_v4(&in.sin_addr);
     }
     if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
-        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-            return true;
-        return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+        struct sockaddr_in6 in6;
+        memcpy(&in6, sa, sizeof(in6));
+        return is_loopback_v6(&in6.sin6_addr);
     }
     return false;
 }
@@ -133,18 +144,12 @@ bool hb_client_url_is_loopback(const struct hb_client_url *url)
 {
     if (strcasecmp(url->host, "localhost") == 0)
         return true;
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-    if (!url->is_ipv6 && inet_pton(AF_INET, url->host, &in->sin_addr) == 1) {
-        in->sin_family = AF_INET;
-        return is_loopback_addr((struct sockaddr *)&ss);
-    }
-    if (url->is_ipv6 && inet_pton(AF_INET6, url->host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        return is_loopback_addr((struct sockaddr *)&ss);
-    }
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (!url->is_ipv6 && inet_pton(AF_INET, url->host, &a4) == 1)
+        return is_loopback_v4(&a4);
+    if (url->is_ipv6 && inet_pton(AF_INET6, url->host, &a6) == 1)
+        return is_loopback_v6(&a6);
     return false;
 }
 
@@ -192,14 +197,16 @@ void hb_client_url_format_addr(const struct sockaddr *addr, char *out, size_t ou
     char host[INET6_ADDRSTRLEN] = "?";
     int port = 0;
     if (addr->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)addr;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        port = ntohs(in->sin_port);
+        struct sockaddr_in in;
+        memcpy(&in, addr, sizeof(in));
+        inet_ntop(AF_INET, &in.sin_addr, host, sizeof(host));
+        port = ntohs(in.sin_port);
         snprintf(out, out_len, "%s:%d", host, port);
     } else if (addr->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)addr;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        port = ntohs(in6->sin6_port);
+        struct sockaddr_in6 in6;
+        memcpy(&in6, addr, sizeof(in6));
+        inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof(host));
+        port = ntohs(in6.sin6_port);
         snprintf(out, out_len, "[%s]:%d", host, port);
     } else {
         snprintf(out, out_len, "?");
