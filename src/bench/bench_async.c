@@ -63,16 +63,23 @@ struct aworker {
 
 static void conn_start(struct aconn *c);
 
-static uint64_t take(struct aworker *aw, uint64_t want)
+/* Hands c up to want requests: first any its worker got back from closed connections, else
+ * from the run's budget, in which case the requests continue the run's global round-robin
+ * order, so a counted run splits exactly over the URLs as serial does. */
+static uint64_t take(struct aconn *c, uint64_t want)
 {
+    struct aworker *aw = c->aw;
     if (aw->run->is_duration)
         return want;
-    uint64_t got = aw->n_returned < want ? aw->n_returned : want;
-    aw->n_returned -= got;
-    if (got < want) {
-        uint64_t first;
-        got += hb_bench__take(aw->run, want - got, &first);
+    if (aw->n_returned > 0) {
+        uint64_t got = aw->n_returned < want ? aw->n_returned : want;
+        aw->n_returned -= got;
+        return got;
     }
+    uint64_t first;
+    uint64_t got = hb_bench__take(aw->run, want, &first);
+    if (got > 0 && c->n_unsent == 0)
+        c->url_next = (uint32_t)(first % (uint64_t)aw->cfg->n_urls);
     return got;
 }
 
@@ -194,7 +201,7 @@ static void pump(struct aconn *c)
         if (want == 0)
             return;
     }
-    uint64_t got = take(aw, want);
+    uint64_t got = take(c, want);
     if (got == 0) {
         if (busy == 0) {
             retire(c);

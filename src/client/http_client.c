@@ -39,8 +39,11 @@ static int on_headers_complete(llhttp_t *ll)
     c->status = ll->status_code;
     c->version_minor = ll->http_minor;
     c->headers_complete = true;
-    /* 1 tells llhttp the message has no body (llhttp.h, on_headers_complete). */
-    return c->_is_head ? 1 : 0;
+    /* 1 tells llhttp the message has no body (llhttp.h, on_headers_complete): a response to
+     * HEAD, and 1xx, 204 and 304 never have one, whatever Content-Length says (RFC 9110 §6.4.1);
+     * llhttp itself honours a Content-Length on them. */
+    int status = ll->status_code;
+    return c->_is_head || status < 200 || status == 204 || status == 304 ? 1 : 0;
 }
 
 static int on_body(llhttp_t *ll, const char *at, size_t len)
@@ -63,6 +66,12 @@ static int on_message_complete(llhttp_t *ll)
     }
     c->is_complete = true;
     c->is_keep_alive = llhttp_should_keep_alive(ll) != 0 && status != 101 && !ll->upgrade;
+    if (ll->upgrade) {
+        /* llhttp stops by itself with HPE_PAUSED_UPGRADE: what follows is another protocol. */
+        c->_is_upgraded = true;
+        return 0;
+    }
+    c->_is_closed = !c->is_keep_alive;
     return HPE_PAUSED;
 }
 
@@ -115,10 +124,12 @@ int hb_http_client_parse(struct hb_http_client *c, const char *buf, size_t len)
         HB_BUG("hb_http_client_parse on a completed response");
     if (c->_has_failed)
         return HB_EPROTO;
-    if (c->_is_upgraded)
-        return fail(c, "bytes after a protocol switch");
     if (len == 0)
         return 0;
+    if (c->_is_upgraded)
+        return fail(c, "bytes after a protocol switch");
+    if (c->_is_closed)
+        return fail(c, "bytes after a response that closes the connection");
     if (len > INT_MAX)
         len = INT_MAX;
     enum llhttp_errno e = llhttp_execute(&c->_ll, buf, len);
@@ -131,8 +142,10 @@ int hb_http_client_parse(struct hb_http_client *c, const char *buf, size_t len)
         } else {
             /* The message completed and HTTP ended; whatever follows is another protocol. */
             c->_is_upgraded = true;
-            c->is_complete = true;
             c->is_keep_alive = false;
+            if (!c->headers_complete)
+                return fail(c, "protocol switch without a response");
+            c->is_complete = true;
         }
         if (used == 0 && !c->is_complete)
             return fail(c, "parser made no progress");

@@ -23,6 +23,7 @@ struct hb_http_client {
     llhttp_t _ll;
     bool _is_head;     /* requests are HEAD: responses carry no body */
     bool _is_upgraded; /* a 101 ended HTTP on this connection */
+    bool _is_closed;   /* a response said the connection ends after it */
     bool _has_failed;  /* sticky error */
     /* The current response, as far as it has been parsed. */
     int status;               /* status code, set once the head is complete */
