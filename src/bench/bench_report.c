@@ -272,6 +272,20 @@ void hb_bench_report_json(FILE *out, const struct hb_bench_report *r)
     fputs("]}\n", out);
 }
 
+/* An axis label: "1ms", "20us", "500ms", "2s". */
+static const char *tick_label(char *out, size_t out_len, double ns)
+{
+    if (ns >= 1e9)
+        snprintf(out, out_len, "%gs", ns / 1e9);
+    else if (ns >= 1e6)
+        snprintf(out, out_len, "%gms", ns / 1e6);
+    else if (ns >= 1e3)
+        snprintf(out, out_len, "%gus", ns / 1e3);
+    else
+        snprintf(out, out_len, "%gns", ns);
+    return out;
+}
+
 /* Writes text with XML's five special characters escaped. */
 static void xml_text(FILE *out, const char *s)
 {
@@ -308,7 +322,7 @@ int hb_bench_report_svg(const char *path, const struct hb_bench_report *r)
     double bars_top = 70;
     double bars_h = r->n_results * (bar_h + gap);
     double curve_top = bars_top + bars_h + 80, curve_h = 300;
-    double height = curve_top + curve_h + 80;
+    double height = curve_top + curve_h + 60;
     const struct hb_bench_run_result *serial = serial_of(r);
     char a[32];
 
@@ -382,6 +396,9 @@ int hb_bench_report_svg(const char *path, const struct hb_bench_report *r)
             "stroke=\"#999\"/>\n",
             left, curve_top, plot_w, curve_h);
     static const char *const x_labels[] = {"0%", "90%", "99%", "99.9%", "99.99%", "99.999%"};
+    fprintf(out,
+            "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\" fill=\"#555\">percentile</text>\n",
+            left + plot_w, curve_top + curve_h + 36);
     for (int k = 0; k <= (int)x_decades; k++) {
         double x = left + plot_w * k / x_decades;
         fprintf(out,
@@ -393,13 +410,22 @@ int hb_bench_report_svg(const char *path, const struct hb_bench_report *r)
         double y_lo = floor(log10(lo)), y_hi = ceil(log10(hi));
         if (y_hi <= y_lo)
             y_hi = y_lo + 1;
+        /* Decades, and 2x and 5x within them when the range is narrow. */
+        static const double steps[] = {1, 2, 5};
+        int n_steps = y_hi - y_lo <= 2 ? 3 : 1;
         for (double d = y_lo; d <= y_hi; d++) {
-            double y = curve_top + curve_h - curve_h * (d - y_lo) / (y_hi - y_lo);
-            fprintf(out,
-                    "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#eee\"/>\n"
-                    "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#555\">%s</text>\n",
-                    left, y, left + plot_w, y, left - 6, y + 4,
-                    hb_bench_report_format_ns(a, sizeof(a), pow(10, d)));
+            for (int k = 0; k < n_steps; k++) {
+                double v = steps[k] * pow(10, d);
+                double pos = log10(v);
+                if (pos > y_hi + 1e-9)
+                    break;
+                double y = curve_top + curve_h - curve_h * (pos - y_lo) / (y_hi - y_lo);
+                fprintf(out,
+                        "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"%s\"/>\n"
+                        "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#555\">%s</text>\n",
+                        left, y, left + plot_w, y, k == 0 ? "#e4e4e4" : "#f4f4f4", left - 6, y + 4,
+                        tick_label(a, sizeof(a), v));
+            }
         }
         for (int i = 0; i < r->n_results; i++) {
             const struct hb_bench_stats *s = &r->results[i].stats;
@@ -424,7 +450,7 @@ int hb_bench_report_svg(const char *path, const struct hb_bench_report *r)
         }
     }
     /* Legend. */
-    double ly = curve_top + curve_h + 45;
+    double ly = curve_top + curve_h + 48;
     for (int i = 0; i < r->n_results; i++) {
         double lx = left + i * 150;
         fprintf(out,
