@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: MIT
+"""The seed stack's BBS models. Field order is the table's column order (API.md §9)."""
+from django.db import models
+from django.utils import timezone
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=100)
+
+
+class Topic(models.Model):
+    created_at = models.DateTimeField(default=timezone.now)
+    comment = models.CharField(max_length=2000)
+    category = models.ForeignKey(Category, on_delete=models.CASCADE)
+
+
+class Reply(models.Model):
+    created_at = models.DateTimeField(default=timezone.now)
+    comment = models.CharField(max_length=2000)
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE)
