@@ -3,7 +3,12 @@
  * RFC 9112 strictness. The caller keeps every byte of the current request in one buffer and
  * feeds ranges of it; the parser records offsets, so the buffer may move (realloc, compaction
  * between requests) without invalidating anything. It stops after each complete request, so
- * pipelined requests are handed out one at a time, in order. */
+ * pipelined requests are handed out one at a time, in order.
+ *
+ * The answer to bad input never depends on how the bytes were split into reads: limits and
+ * byte checks apply at the first offending byte (tests/unit/http/test_http_parser.c feeds every
+ * case whole, byte by byte and in odd chunk sizes). Trailer fields of chunked bodies are
+ * checked by llhttp, counted against the head limit and dropped: they never become headers. */
 #ifndef HB_HTTP_PARSER_H
 #define HB_HTTP_PARSER_H
 
@@ -37,15 +42,23 @@ struct hb_http_parser {
     unsigned char _scan_prev;
     bool _scan_in_head;
     bool _scan_line_start;
+    bool _scan_in_request_line;
+    int _scan_n_spaces;      /* SPs seen on the request line */
+    size_t _scan_target_len; /* request-target bytes seen on the request line */
     /* the request being parsed, as offsets into the buffer */
     struct hb_http_span _url;
     struct hb_http_span _names[HB_HTTP_MAX_HEADERS];
     struct hb_http_span _values[HB_HTTP_MAX_HEADERS];
     int _n_headers;
-    bool _in_value;
+    bool _field_open; /* a field's name has begun and its value is not complete */
     int _n_host;
     bool _has_te;
-    struct hb_buf body; /* de-chunked body of the current request */
+    /* chunked framing checks llhttp 8 (non-strict build) leaves to us */
+    uint64_t _chunk_left; /* data bytes of the current chunk not yet seen */
+    uint32_t _crlf_off;   /* offset of the CRLF that must follow the current chunk's data */
+    bool _has_crlf;       /* _crlf_off is set and still to be checked */
+    size_t _trailer_len;  /* bytes of trailer fields (counted against max_head_len) */
+    struct hb_buf body;   /* de-chunked body of the current request */
     /* state the caller reads */
     bool has_started;      /* a byte of a request line has arrived (not just empty lines) */
     bool headers_complete; /* the head is parsed (the body may still be arriving) */
