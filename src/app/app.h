@@ -9,6 +9,7 @@
 #include "http/http_router.h"
 #include "http/http_server.h"
 #include "http/http_static.h"
+#include "store/store.h"
 
 /* A route group's auth rule (API.md §2.8). */
 enum hb_app_auth { HB_AUTH_NONE = 0, HB_AUTH_OPTIONAL, HB_AUTH_REQUIRED };
@@ -21,7 +22,16 @@ struct hb_app {
     char **cors_origins;
     char **allowed_hosts;
     char *secret_key; /* the JWT signing key, >= 32 bytes */
+    struct hb_store *store;
 };
+
+/* The calling worker's read connection (opened at worker start), for short reads on the loop.
+ * Writes go through hb_store_writer(app->store) on the thread pool. */
+struct hb_store_conn *hb_app_reader(void);
+
+/* Opens the store named by cfg and brings its schema up to date. Returns 0, or a negative error
+ * after logging one line. */
+int hb_app_store_open(const struct hb_app_config *cfg, struct hb_store **out);
 
 /* The route table: every HTTP route of the API in one array (app_routes.c). */
 extern const struct hb_http_route hb_app_routes[];

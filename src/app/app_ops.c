@@ -20,6 +20,11 @@ int hb_app_readyz(struct hb_http_request *req, struct hb_http_response *res)
         hb_http_response_json(res, 503, draining, sizeof(draining) - 1);
         return 0;
     }
+    if (hb_store_ping(hb_app_reader()) < 0) {
+        static const char down[] = "{\"status\":\"unavailable\",\"failed\":[\"database\"]}";
+        hb_http_response_json(res, 503, down, sizeof(down) - 1);
+        return 0;
+    }
     static const char ok[] = "{\"status\":\"ok\"}";
     hb_http_response_json(res, 200, ok, sizeof(ok) - 1);
     return 0;

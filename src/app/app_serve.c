@@ -57,16 +57,50 @@ static void free_list(char **items)
     free(items);
 }
 
+static _Thread_local struct hb_store_conn *worker_reader;
+
+struct hb_store_conn *hb_app_reader(void)
+{
+    return worker_reader;
+}
+
 static void on_worker_start(struct hb_net_worker *worker, void *ctx)
 {
-    (void)ctx;
+    struct hb_app *app = ctx;
     hb_http_server_worker_start(worker);
+    if (hb_store_reader_open(app->store, &worker_reader) < 0) {
+        /* Reads fall back to the writer; /readyz reports the database if it is truly down. */
+        hb_log_error("worker %d: cannot open a database reader", hb_net_worker_index(worker));
+        worker_reader = hb_store_writer(app->store);
+    }
 }
 
 static void on_worker_stop(struct hb_net_worker *worker, void *ctx)
 {
-    (void)ctx;
+    struct hb_app *app = ctx;
+    if (worker_reader != hb_store_writer(app->store))
+        hb_store_reader_close(worker_reader);
+    worker_reader = NULL;
     hb_http_server_worker_stop(worker);
+}
+
+int hb_app_store_open(const struct hb_app_config *cfg, struct hb_store **out)
+{
+    struct hb_store_options opts = {.is_durable = cfg->durable};
+    struct hb_store *store = NULL;
+    int err = hb_store_open(cfg->database, &opts, &store);
+    if (err < 0) {
+        hb_log_error("database '%s': %s", cfg->database, hb_strerror(err));
+        return err;
+    }
+    err = hb_store_migrate(store);
+    if (err < 0) {
+        hb_log_error("migrate '%s': %s", cfg->database, hb_strerror(err));
+        hb_store_destroy(store);
+        return err;
+    }
+    *out = store;
+    return 0;
 }
 
 static int static_fallback(struct hb_http_request *req, struct hb_http_response *res)
@@ -105,6 +139,12 @@ int hb_app_serve_main(int argc, char **argv)
         rc = 2;
         goto out;
     }
+
+    if (hb_app_store_open(&app.cfg, &app.store) < 0)
+        goto out;
+    /* One instance owns the database: sockets of a crashed run left stale counts (API.md §6.3). */
+    if (app.cfg.redis == NULL)
+        (void)hb_store_room_reset_headcounts(hb_store_writer(app.store));
 
     if (hb_http_router_create(hb_app_routes, hb_app_n_routes, &app.router) < 0)
         goto out;
@@ -160,6 +200,7 @@ out:
     free_list(app.cors_origins);
     hb_http_static_destroy(app.static_files);
     hb_http_router_destroy(app.router);
+    hb_store_destroy(app.store);
     free(app.secret_key);
     hb_app_config_release(&app.cfg);
     return rc;
@@ -174,8 +215,11 @@ int hb_app_migrate_main(int argc, char **argv)
         return err > 0 ? 0 : 2;
     }
     setup_process(&cfg);
-    /* TODO(#3): run the store's migrations. */
-    hb_log_info("migrate '%s': nothing to do yet", cfg.database);
+    struct hb_store *store = NULL;
+    err = hb_app_store_open(&cfg, &store);
+    if (err == 0)
+        hb_log_info("migrate '%s': schema up to date", cfg.database);
+    hb_store_destroy(store);
     hb_app_config_release(&cfg);
-    return 0;
+    return err == 0 ? 0 : 1;
 }
