@@ -53,6 +53,10 @@ uint64_t hb_bench__take(struct hb_bench__run *run, uint64_t want, uint64_t *firs
 /* True while requests remain in the budget (always true in duration mode). */
 bool hb_bench__has_budget(struct hb_bench__run *run);
 
+/* A lower-case description of err, a hiroba code or a negative errno ("connection refused"),
+ * for one-line messages. The string is static. */
+const char *hb_bench__strerror(int err);
+
 /* Worker thread bodies: arg is a struct hb_bench__worker. */
 void hb_bench__sync_worker(void *arg);
 void hb_bench__async_worker(void *arg);

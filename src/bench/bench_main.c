@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bench/bench_internal.h"
 #include "bench/bench_report.h"
 #include "bench/bench_run.h"
 #include "bench/bench_ws.h"
@@ -378,7 +379,7 @@ static int read_body_file(const char *path, struct hb_buf *buf)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        fprintf(stderr, "hiroba bench: open '%s': %s\n", path, strerror(errno));
+        fprintf(stderr, "hiroba bench: open '%s': %s\n", path, hb_bench__strerror(-errno));
         return 1;
     }
     char chunk[65536];
@@ -392,7 +393,7 @@ static int read_body_file(const char *path, struct hb_buf *buf)
         }
     }
     if (code == 0 && ferror(f)) {
-        fprintf(stderr, "hiroba bench: read '%s': %s\n", path, strerror(errno));
+        fprintf(stderr, "hiroba bench: read '%s': %s\n", path, hb_bench__strerror(-errno));
         code = 1;
     }
     fclose(f);
@@ -555,8 +556,7 @@ static int run_bench(struct options *o)
                                  o->timeout_ms);
     hb_client_sync_close(&probe);
     if (err < 0) {
-        fprintf(stderr, "hiroba bench: connect to %s: %s\n", cfg.peer,
-                err == HB_ETIMEDOUT ? "timed out" : hb_strerror(err));
+        fprintf(stderr, "hiroba bench: connect to %s: %s\n", cfg.peer, hb_bench__strerror(err));
         code = 1;
         goto out;
     }
@@ -597,7 +597,8 @@ static int run_bench(struct options *o)
         if (show_progress)
             hb_bench_report_progress_clear(stdout);
         if (err < 0) {
-            fprintf(stderr, "hiroba bench: %s: cannot start: %s\n", pc.mode, hb_strerror(err));
+            fprintf(stderr, "hiroba bench: %s: cannot start: %s\n", pc.mode,
+                    hb_bench__strerror(err));
             code = 1;
             break;
         }
@@ -628,7 +629,7 @@ static int run_bench(struct options *o)
     if (o->svg_path != NULL) {
         err = hb_bench_report_svg(o->svg_path, &report);
         if (err < 0) {
-            fprintf(stderr, "hiroba bench: write '%s': %s\n", o->svg_path, strerror(-err));
+            fprintf(stderr, "hiroba bench: write '%s': %s\n", o->svg_path, hb_bench__strerror(err));
             code = 1;
         }
     }

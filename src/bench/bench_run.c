@@ -45,6 +45,14 @@ int hb_bench_run_mode_from_name(const char *name)
     return -1;
 }
 
+const char *hb_bench__strerror(int err)
+{
+    if (err == HB_ETIMEDOUT)
+        return "timed out";
+    /* libuv's texts are libc's in lower case; hiroba's own codes are hb_strerror's. */
+    return err <= -1000 && err > -2000 ? hb_strerror(err) : uv_strerror(err);
+}
+
 uint64_t hb_bench__take(struct hb_bench__run *run, uint64_t want, uint64_t *first)
 {
     uint64_t limit = run->cfg->n_requests;

@@ -86,7 +86,7 @@ static enum wait_result wait_response(struct hb_bench__worker *w, struct hb_clie
             return FAILED;
         }
         hb_bench_stats_error(&w->stats, HB_BENCH_STATS_ERR_READ, 1, "read from %s: %s", cfg->peer,
-                             hb_strerror((int)n));
+                             hb_bench__strerror((int)n));
         return FAILED;
     }
 }
@@ -141,7 +141,7 @@ void hb_bench__sync_worker(void *arg)
                 n_connect_failures++;
                 if (err != HB_ETIMEDOUT || hb_clock_mono_ns() < run->end_ns)
                     hb_bench_stats_error(&w->stats, HB_BENCH_STATS_ERR_CONNECT, 1,
-                                         "connect to %s: %s", cfg->peer, hb_strerror(err));
+                                         "connect to %s: %s", cfg->peer, hb_bench__strerror(err));
                 continue;
             }
             n_connect_failures = 0;
@@ -168,7 +168,7 @@ void hb_bench__sync_worker(void *arg)
                 break;
             }
             hb_bench_stats_error(&w->stats, HB_BENCH_STATS_ERR_WRITE, 1, "write to %s: %s",
-                                 cfg->peer, hb_strerror(err));
+                                 cfg->peer, hb_bench__strerror(err));
             hb_client_sync_close(&conn);
             continue;
         }
