@@ -6,6 +6,7 @@
 #define HB_APP_APP_H
 
 #include "app/app_config.h"
+#include "auth/auth_jwt.h"
 #include "http/http_router.h"
 #include "http/http_server.h"
 #include "http/http_static.h"
@@ -23,6 +24,15 @@ struct hb_app {
     char **allowed_hosts;
     char *secret_key; /* the JWT signing key, >= 32 bytes */
     struct hb_store *store;
+    struct hb_jwt_key jwt_key;
+};
+
+/* The authenticated user of a request (req->user), set by the auth guard; arena-owned. */
+struct hb_app_user {
+    int64_t id;
+    bool is_staff;
+    char *username;
+    char *email;
 };
 
 /* The calling worker's read connection (opened at worker start), for short reads on the loop.
@@ -37,7 +47,44 @@ int hb_app_store_open(const struct hb_app_config *cfg, struct hb_store **out);
 extern const struct hb_http_route hb_app_routes[];
 extern const size_t hb_app_n_routes;
 
-/* Handlers, one module per area. */
+/* The auth guard (app_guard.c): runs a route group's auth rule (API.md §2.8). */
+int hb_app_guard(struct hb_http_request *req, struct hb_http_response *res, int auth_rule);
+
+/* Accounts and tokens (app_auth.c, API.md §3 and §7.1). */
+int hb_app_register(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_token(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_token_refresh(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_token_verify(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_logout(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_me(struct hb_http_request *req, struct hb_http_response *res);
+
+/* The BBS and chat REST resources (app_bbs.c, API.md §4, §5, §7.2-7.4). PUT and PATCH share a
+ * handler, which reads req->method. */
+int hb_app_api_root(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_category_list(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_category_create(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_category_get(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_category_update(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_category_delete(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_topic_list(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_topic_create(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_topic_get(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_topic_update(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_topic_delete(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_topic_replies(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_reply_list(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_reply_create(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_reply_get(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_reply_update(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_reply_delete(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_room_list(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_room_create(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_room_get(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_room_update(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_room_delete(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_room_chatlogs(struct hb_http_request *req, struct hb_http_response *res);
+
+/* Demo and operations handlers (app_demo.c, app_ops.c). */
 int hb_app_hello(struct hb_http_request *req, struct hb_http_response *res);
 int hb_app_slow(struct hb_http_request *req, struct hb_http_response *res);
 int hb_app_healthz(struct hb_http_request *req, struct hb_http_response *res);

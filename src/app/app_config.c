@@ -210,7 +210,16 @@ int hb_app_config_load(struct hb_app_config *cfg, enum hb_app_config_scope scope
         }
         const char *value = eq ? eq + 1 : NULL;
         if (value == NULL && s->kind == K_BOOL) {
+            /* "--durable" alone means on; "--access-log off" takes the next word. */
+            static const char *const words[] = {"on",  "off", "true", "false",
+                                                "yes", "no",  "1",    "0"};
             value = "on";
+            for (size_t w = 0; i + 1 < argc && w < sizeof(words) / sizeof(words[0]); w++) {
+                if (strcmp(argv[i + 1], words[w]) == 0) {
+                    value = argv[++i];
+                    break;
+                }
+            }
         } else if (value == NULL) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "hiroba: option '--%s' needs a value\n", s->flag);

@@ -140,6 +140,8 @@ int hb_app_serve_main(int argc, char **argv)
         goto out;
     }
 
+    if (hb_jwt_key_init(&app.jwt_key, app.secret_key, strlen(app.secret_key)) < 0)
+        goto out;
     if (hb_app_store_open(&app.cfg, &app.store) < 0)
         goto out;
     /* One instance owns the database: sockets of a crashed run left stale counts (API.md §6.3). */
@@ -166,7 +168,7 @@ int hb_app_serve_main(int argc, char **argv)
         .body_timeout_ms = 10000,
         .keepalive_timeout_ms = 75000,
         .access_log = app.cfg.access_log,
-        .guard = NULL,
+        .guard = hb_app_guard,
         .fallback = static_fallback,
         .cors_origins = (const char *const *)app.cors_origins,
         .n_cors_origins = n_cors,
@@ -201,6 +203,7 @@ out:
     hb_http_static_destroy(app.static_files);
     hb_http_router_destroy(app.router);
     hb_store_destroy(app.store);
+    hb_jwt_key_release(&app.jwt_key);
     free(app.secret_key);
     hb_app_config_release(&app.cfg);
     return rc;
