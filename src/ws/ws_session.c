@@ -520,19 +520,23 @@ static void wslay_pass(struct hb_ws_session *s, const uint8_t *p, size_t n)
         return;
     }
     if (r != 0) {
-        fail(s, HB_WS_CLOSE_INTERNAL_ERROR, r == WSLAY_ERR_NOMEM ? HB_ENOMEM : HB_EPROTO);
+        /* Out of memory, or a framing error the tracker did not catch: wslay's close (without a
+         * code) is dropped and ours sent. */
+        if (r == WSLAY_ERR_NOMEM)
+            fail(s, HB_WS_CLOSE_INTERNAL_ERROR, HB_ENOMEM);
+        else
+            fail(s, HB_WS_CLOSE_PROTOCOL_ERROR, HB_EPROTO);
         ctx_free(s);
         return;
     }
     drain(s);
     if (!wslay_event_get_read_enabled(s->ctx)) {
-        /* wslay failed the connection; the tracker leaves it only UTF-8 (1007) to find. */
-        int code =
-            wslay_event_get_close_sent(s->ctx) ? wslay_event_get_status_code_sent(s->ctx) : 0;
-        if (close_code_is_valid(code)) {
-            s->close_code = code;
+        /* wslay failed the connection (the tracker leaves it only UTF-8 to find: 1007) and its
+         * close frame is queued now. */
+        if (wslay_event_get_close_sent(s->ctx)) {
+            s->close_code = wslay_event_get_status_code_sent(s->ctx);
             s->state = HB_WS_CLOSED;
-            s->last_err = code == HB_WS_CLOSE_TOO_BIG ? HB_ETOOLARGE : HB_EPROTO;
+            s->last_err = s->close_code == HB_WS_CLOSE_TOO_BIG ? HB_ETOOLARGE : HB_EPROTO;
         } else {
             fail(s, HB_WS_CLOSE_PROTOCOL_ERROR, HB_EPROTO);
         }

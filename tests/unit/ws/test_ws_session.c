@@ -566,6 +566,30 @@ HB_TEST(ws_session, server_close_waits_for_the_client)
     hb_buf_release(&in);
 }
 
+HB_TEST(ws_session, close_in_the_middle_of_a_message)
+{
+    struct hb_ws_session *s = new_session();
+    struct hb_buf in;
+    hb_buf_init(&in, 1 << 20);
+    frame(&in, 0, 0x1, "part one ", 9);
+    frame(&in, 1, 0x0, "part two", 8);
+    size_t first = 2 + 4 + 9 + 3; /* the first frame and part of the second */
+
+    ASSERT_EQ_INT(hb_ws_session_feed(s, in.data, first), 0);
+    ASSERT(hb_ws_session_memory(s) > 9000); /* wslay's context is alive mid-message */
+    ASSERT_EQ_INT(hb_ws_session_close(s, 1013, NULL, 0), 0);
+    ASSERT(hb_ws_session_memory(s) < 1024); /* and given back at once */
+    ASSERT_EQ_INT(hb_ws_session_feed(s, in.data + first, in.len - first), 0);
+    ASSERT_EQ_INT(rec.n_text, 0); /* the rest of the message is ignored */
+    hb_buf_reset(&in);
+    frame(&in, 1, 0x8, "", 0);
+    ASSERT_EQ_INT(feed(s, &in, 0), HB_ECLOSED);
+    ASSERT_EQ_INT(rec.close_code, 1013);
+    EXPECT_OUTPUT(s, "\x88\x02\x03\xf5");
+    hb_ws_session_destroy(s);
+    hb_buf_release(&in);
+}
+
 HB_TEST(ws_session, close_from_a_callback)
 {
     struct hb_ws_session *s = new_session();
