@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* HTTP/1.1 over net connections (http layer). The read buffer holds every byte from the start
  * of the current request; the parser records offsets into it. A request is answered before the
- * next one is parsed, and everything answered during one read batch is flushed with one write. */
+ * next one is parsed, and everything answered during one read batch is flushed with one write.
+ * pump() is the one place that parses, flushes and decides whether to read on: it stops parsing
+ * pipelined requests while the output is above a high-water mark, after a response that closes
+ * the connection, and once the client has half-closed and everything it sent is answered. */
 #include "http/http_server.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +41,11 @@ struct hconn {
     hb_http_handler_cb *sleep_cb;
     uint64_t start_ns;
     bool is_busy;           /* a request is being answered */
+    bool is_done;           /* the last response is written (or queued): nothing more is parsed */
     bool is_head_timer_set; /* the head deadline of the current request is armed */
     bool sent_continue;
-    bool close_after_response;
+    bool close_after_response; /* shutting down: the next response closes */
+    bool peer_eof;             /* the client half-closed: answer what it sent, then close */
 };
 
 static const struct hb_http_server_config *cfg;
@@ -216,8 +222,9 @@ static void finish(struct hconn *hc)
     req->n_headers = 0;
     hb_http_parser_next(&hc->parser, hc->parsed);
     if (!keep_alive) {
+        /* Bytes pipelined after this request are never answered (RFC 9112 §9.6). */
+        hc->is_done = true;
         hb_conn_close_after_write(hc->conn);
-        return;
     }
 }
 
@@ -238,8 +245,8 @@ static void answer_error(struct hconn *hc, int status)
         if (details[i].status == status)
             detail = details[i].detail;
     }
-    if (!hc->is_busy)
-        hc->start_ns = hb_clock_mono_ns();
+    assert(!hc->is_busy);
+    hc->start_ns = hb_clock_mono_ns();
     hb_http_response_reset(&hc->res);
     hb_http_response_detail(&hc->res, status, detail);
     hc->res.close = true;
@@ -250,8 +257,8 @@ static void answer_error(struct hconn *hc, int status)
     if (hc->req.path.ptr == NULL)
         hc->req.path = HB_STR("-");
     hc->req.version_minor = 1;
+    hc->req.keep_alive = false;
     finish(hc);
-    hb_conn_flush(hc->conn);
 }
 
 static const char *method_text(const struct hb_http_request *req, struct hb_arena *arena)
@@ -427,15 +434,15 @@ static void arm_timer(struct hconn *hc)
     }
 }
 
+/* Parses and answers the requests waiting in the read buffer, one at a time, until one is in a
+ * handler, the input runs out, or the output passes the high-water mark. */
 static void process(struct hconn *hc)
 {
-    while (!hc->is_busy && !hb_conn_is_closing(hc->conn)) {
-        struct hb_http_parser *p = &hc->parser;
-        if (hc->parsed >= hc->rbuf.len)
-            break;
+    struct hb_http_parser *p = &hc->parser;
+    while (!hc->is_busy && !hc->is_done && !hb_conn_is_closing(hc->conn) &&
+           hc->parsed < hc->rbuf.len && hb_conn_pending(hc->conn) <= OUT_HIGH_WATER) {
         int n = hb_http_parser_execute(p, hc->rbuf.data, hc->parsed, hc->rbuf.len);
         if (n < 0) {
-            hb_conn_read_stop(hc->conn);
             answer_error(hc, p->error_status ? p->error_status : 400);
             return;
         }
@@ -450,14 +457,38 @@ static void process(struct hconn *hc)
         }
         break;
     }
-    if (hb_conn_is_closing(hc->conn))
+}
+
+/* Runs the connection forward after any event: parses, flushes, then decides whether to read
+ * on, wait for the output to drain, or close. */
+static void pump(struct hconn *hc)
+{
+    struct hb_conn *conn = hc->conn;
+    for (;;) {
+        process(hc);
+        hb_conn_flush(conn);
+        if (hb_conn_is_closing(conn) || hc->is_busy || hc->is_done || hc->parsed >= hc->rbuf.len ||
+            hb_conn_pending(conn) > OUT_HIGH_WATER)
+            break;
+        /* Parsing stopped at the high-water mark but the flush took everything: go on. */
+    }
+    if (hb_conn_is_closing(conn) || hc->is_done)
         return;
     if (!hc->is_busy) {
         compact(hc);
-        if (hb_conn_pending(hc->conn) > OUT_HIGH_WATER)
-            hb_conn_read_stop(hc->conn); /* resumed by on_drain */
+        if (hc->peer_eof && hc->parsed >= hc->rbuf.len) {
+            /* Everything the client sent is answered; a partial request can never complete. */
+            hc->is_done = true;
+            if (hb_conn_pending(conn) == 0)
+                hb_conn_close(conn);
+            else
+                hb_conn_close_after_write(conn);
+            return;
+        }
+        if (hc->peer_eof || hb_conn_pending(conn) > OUT_HIGH_WATER)
+            hb_conn_read_stop(conn); /* resumed by on_drain */
         else
-            hb_conn_read_start(hc->conn);
+            hb_conn_read_start(conn);
     }
     arm_timer(hc);
 }
@@ -465,16 +496,36 @@ static void process(struct hconn *hc)
 static void on_read(struct hb_conn *conn, ssize_t nread)
 {
     struct hconn *hc = hb_conn_data(conn);
+    if (nread == HB_NET_NOBUFS) {
+        /* The read buffer is full. While a handler runs, that is backpressure: pump() reads on
+         * when it finishes. Otherwise the request cannot fit: a chunked body whose framing
+         * overhead passed the buffer (the head alone never can). */
+        hb_conn_read_stop(conn);
+        if (!hc->is_busy && !hc->is_done) {
+            answer_error(hc, hc->parser.headers_complete ? 413 : 431);
+            hb_conn_flush(conn);
+        }
+        return;
+    }
+    if (nread == HB_NET_EOF && !hc->is_done) {
+        /* A half-close: the client may still read what it asked for (RFC 9112 §9.6). */
+        hc->peer_eof = true;
+        hb_conn_read_stop(conn);
+        if (!hc->is_busy)
+            pump(hc);
+        return;
+    }
     if (nread < 0) {
         hb_conn_close(conn);
         return;
     }
     hc->rbuf.len += (size_t)nread;
     hc->rbuf.data[hc->rbuf.len] = '\0';
+    if (hc->is_busy || hc->is_done)
+        return; /* buffered: the handler's finish parses it */
     if (hc->parser.headers_complete)
         hc->is_head_timer_set = false; /* body reads re-arm the idle timer */
-    process(hc);
-    hb_conn_flush(conn);
+    pump(hc);
 }
 
 static void on_timeout(struct hb_conn *conn)
@@ -482,10 +533,10 @@ static void on_timeout(struct hb_conn *conn)
     struct hconn *hc = hb_conn_data(conn);
     if (hc->is_busy)
         return;
-    if (hc->parser.has_started || hc->parser.headers_complete) {
+    if (!hc->is_done && (hc->parser.has_started || hc->parser.headers_complete)) {
         hb_conn_read_stop(conn);
-        hc->is_busy = true;
         answer_error(hc, 408);
+        hb_conn_flush(conn);
         return;
     }
     hb_conn_close(conn);
@@ -494,15 +545,20 @@ static void on_timeout(struct hb_conn *conn)
 static void on_drain(struct hb_conn *conn)
 {
     struct hconn *hc = hb_conn_data(conn);
-    if (!hc->is_busy)
-        hb_conn_read_start(conn);
+    if (!hc->is_busy && !hc->is_done)
+        pump(hc);
 }
 
 static void on_shutdown(struct hb_conn *conn)
 {
     struct hconn *hc = hb_conn_data(conn);
     hc->close_after_response = true;
-    if (!hc->is_busy && !hc->parser.has_started)
+    if (hc->is_busy || hc->is_done || hc->parser.has_started || hc->parsed < hc->rbuf.len)
+        return; /* the response in progress closes the connection */
+    hc->is_done = true;
+    if (hb_conn_pending(conn) == 0)
+        hb_conn_close(conn);
+    else
         hb_conn_close_after_write(conn);
 }
 
@@ -510,9 +566,7 @@ void hb_http_server_finish(struct hb_http_response *res)
 {
     struct hconn *hc = res->_conn;
     finish(hc);
-    if (!hb_conn_is_closing(hc->conn))
-        process(hc);
-    hb_conn_flush(hc->conn);
+    pump(hc);
 }
 
 static void on_sleep_done(struct hb_conn *conn)

@@ -5,6 +5,7 @@
 #include "net/net.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,8 +22,12 @@
 #include "core/err.h"
 #include "core/log.h"
 
-#define OUT_MAX   (64u * 1024 * 1024)
-#define LINGER_MS 2000
+#define OUT_MAX           (64u * 1024 * 1024)
+#define LINGER_MS         2000
+#define REFUSED_LINGER_MS 1000
+
+_Static_assert(HB_NET_EOF == UV_EOF, "HB_NET_EOF is libuv's UV_EOF");
+_Static_assert(HB_NET_NOBUFS == UV_ENOBUFS, "HB_NET_NOBUFS is libuv's UV_ENOBUFS");
 
 struct hb_conn {
     uv_tcp_t tcp;
@@ -44,6 +49,8 @@ struct hb_conn {
     bool is_lingering;
     bool close_after_write;
     bool has_on_close_run;
+    bool is_counted_per_ip; /* holds a slot in the per-address table */
+    unsigned char peer_key[16];
     char peer[INET6_ADDRSTRLEN];
 };
 
@@ -65,10 +72,25 @@ struct hb_net_worker {
 struct hb_net {
     const struct hb_net_config *cfg;
     struct hb_net_worker *workers;
+    int max_per_ip; /* 0: no per-address limit */
 };
+
+/* Connections per peer address, across workers: an open-addressed table with linear probing
+ * and backward-shift deletion, sized for every connection to come from a different address.
+ * Touched only on accept and close of untrusted peers, under one mutex. */
+struct ip_slot {
+    unsigned char key[16];
+    int count; /* 0: empty */
+};
+
+static pthread_mutex_t ip_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ip_slot *ip_slots;
+static size_t ip_mask;
+static size_t ip_used;
 
 static _Atomic long n_open_conns;
 static _Atomic int stop_requested;
+static _Atomic int bound_port;
 static _Atomic int draining;
 static uv_async_t *main_wake;
 static _Thread_local struct hb_net_worker *current_worker;
@@ -143,6 +165,98 @@ bool hb_conn_is_closing(const struct hb_conn *conn)
     return conn->is_closing;
 }
 
+/* ---- connections per address ---- */
+
+static size_t ip_hash(const unsigned char *key)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (int i = 0; i < 16; i++)
+        h = (h ^ key[i]) * 1099511628211ull;
+    return (size_t)h;
+}
+
+/* Counts one more connection from key. Returns false (and counts nothing) at the limit. */
+static bool ip_acquire(const unsigned char *key, int limit)
+{
+    bool ok = false;
+    pthread_mutex_lock(&ip_lock);
+    size_t i = ip_hash(key) & ip_mask;
+    while (ip_slots[i].count > 0 && memcmp(ip_slots[i].key, key, 16) != 0)
+        i = (i + 1) & ip_mask;
+    if (ip_slots[i].count == 0 && 2 * (ip_used + 1) > ip_mask + 1) {
+        ok = false; /* cannot happen while the table is sized for every connection */
+    } else if (ip_slots[i].count < limit) {
+        if (ip_slots[i].count == 0)
+            ip_used++;
+        memcpy(ip_slots[i].key, key, 16);
+        ip_slots[i].count++;
+        ok = true;
+    }
+    pthread_mutex_unlock(&ip_lock);
+    return ok;
+}
+
+static void ip_release(const unsigned char *key)
+{
+    pthread_mutex_lock(&ip_lock);
+    size_t i = ip_hash(key) & ip_mask;
+    while (ip_slots[i].count > 0 && memcmp(ip_slots[i].key, key, 16) != 0)
+        i = (i + 1) & ip_mask;
+    assert(ip_slots[i].count > 0);
+    if (ip_slots[i].count > 0 && --ip_slots[i].count == 0) {
+        ip_used--;
+        /* Backward-shift deletion keeps every probe chain unbroken. */
+        size_t hole = i;
+        for (size_t j = (i + 1) & ip_mask; ip_slots[j].count > 0; j = (j + 1) & ip_mask) {
+            size_t home = ip_hash(ip_slots[j].key) & ip_mask;
+            if (((j - home) & ip_mask) >= ((j - hole) & ip_mask)) {
+                ip_slots[hole] = ip_slots[j];
+                ip_slots[j].count = 0;
+                hole = j;
+            }
+        }
+    }
+    pthread_mutex_unlock(&ip_lock);
+}
+
+/* The peer as a 16-byte key (IPv4 as v4-mapped IPv6) and as text. Returns false when unknown. */
+static bool peer_address(uv_tcp_t *tcp, unsigned char key[16], char *text, size_t text_len)
+{
+    struct sockaddr_storage ss;
+    int ss_len = sizeof(ss);
+    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &ss_len) != 0)
+        return false;
+    memset(key, 0, 16);
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, &sin->sin_addr, 4);
+        uv_ip4_name(sin, text, text_len);
+    } else {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+        memcpy(key, &sin6->sin6_addr, 16);
+        uv_ip6_name(sin6, text, text_len);
+    }
+    return true;
+}
+
+static bool is_trusted_peer(const struct hb_net_config *cfg, const unsigned char key[16],
+                            const char *text)
+{
+    if (cfg->trusted_peers == NULL) {
+        static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        static const unsigned char v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                                      0, 0, 0, 0, 0, 0, 0, 1};
+        return (memcmp(key, v4_mapped, 12) == 0 && key[12] == 127) ||
+               memcmp(key, v6_loopback, 16) == 0;
+    }
+    for (int i = 0; i < cfg->n_trusted_peers; i++) {
+        if (strcmp(cfg->trusted_peers[i], text) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* ---- closing ---- */
 
 static void conn_free_if_done(struct hb_conn *conn)
@@ -164,6 +278,10 @@ static void on_handle_closed(uv_handle_t *handle)
             conn->data = NULL;
         }
         atomic_fetch_sub_explicit(&n_open_conns, 1, memory_order_relaxed);
+        if (conn->is_counted_per_ip) {
+            conn->is_counted_per_ip = false;
+            ip_release(conn->peer_key);
+        }
     }
     conn_free_if_done(conn);
 }
@@ -323,9 +441,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || conn->is_closing)
         return;
     if (nread == UV_ENOBUFS) {
-        /* The handler had no room: it paused itself and will resume. */
+        /* The handler had no room: reading stops until it resumes it. */
         hb_conn_read_stop(conn);
-        return;
     }
     conn->worker->net->cfg->handler->on_read(conn, nread);
 }
@@ -434,31 +551,80 @@ void hb_conn_queue_work(struct hb_conn *conn, void (*work)(void *arg),
 
 /* ---- accepting ---- */
 
+/* A refused connection: the over-capacity answer is written, the write side shut down, and
+ * input discarded briefly, so the peer reads the answer instead of a reset (its request bytes,
+ * unread, would otherwise turn our close into an RST). Not counted in n_open_conns. */
+struct refused {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_write_t write_req;
+    uv_shutdown_t shutdown_req;
+    int n_handles_open;
+    bool is_closing;
+};
+
 static void on_refused_closed(uv_handle_t *handle)
 {
-    free(handle);
+    struct refused *r = handle->data;
+    if (--r->n_handles_open == 0)
+        free(r);
+}
+
+static void refused_close(struct refused *r)
+{
+    if (r->is_closing)
+        return;
+    r->is_closing = true;
+    uv_close((uv_handle_t *)&r->tcp, on_refused_closed);
+    uv_close((uv_handle_t *)&r->timer, on_refused_closed);
+}
+
+static void on_refused_timeout(uv_timer_t *timer)
+{
+    refused_close(timer->data);
+}
+
+static void on_refused_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    free(buf->base);
+    if (nread < 0)
+        refused_close(stream->data);
+}
+
+static void on_refused_shutdown(uv_shutdown_t *req, int status)
+{
+    struct refused *r = req->data;
+    if (status < 0 || r->is_closing ||
+        uv_read_start((uv_stream_t *)&r->tcp, linger_alloc, on_refused_read) != 0)
+        refused_close(r);
 }
 
 static void on_refused_written(uv_write_t *req, int status)
 {
-    (void)status;
-    uv_close((uv_handle_t *)req->handle, on_refused_closed);
-    free(req);
+    struct refused *r = req->data;
+    r->shutdown_req.data = r;
+    if (status < 0 || r->is_closing ||
+        uv_shutdown(&r->shutdown_req, (uv_stream_t *)&r->tcp, on_refused_shutdown) != 0)
+        refused_close(r);
 }
 
-static void refuse(struct hb_net_worker *worker, uv_tcp_t *tcp)
+/* Accepts the pending connection and answers it with the over-capacity message. */
+static void refuse(struct hb_net_worker *worker, uv_stream_t *server)
 {
     const char *msg = worker->net->cfg->over_capacity;
-    if (msg == NULL) {
-        uv_close((uv_handle_t *)tcp, on_refused_closed);
+    struct refused *r = hb_xcalloc(1, sizeof(*r));
+    uv_tcp_init(&worker->loop, &r->tcp);
+    uv_timer_init(&worker->loop, &r->timer);
+    r->tcp.data = r->timer.data = r->write_req.data = r;
+    r->n_handles_open = 2;
+    if (uv_accept(server, (uv_stream_t *)&r->tcp) != 0 || msg == NULL) {
+        refused_close(r);
         return;
     }
-    uv_write_t *req = hb_xmalloc(sizeof(*req));
+    uv_timer_start(&r->timer, on_refused_timeout, REFUSED_LINGER_MS, 0);
     uv_buf_t b = uv_buf_init((char *)(uintptr_t)msg, (unsigned)strlen(msg));
-    if (uv_write(req, (uv_stream_t *)tcp, &b, 1, on_refused_written) != 0) {
-        free(req);
-        uv_close((uv_handle_t *)tcp, on_refused_closed);
-    }
+    if (uv_write(&r->write_req, (uv_stream_t *)&r->tcp, &b, 1, on_refused_written) != 0)
+        refused_close(r);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -470,12 +636,7 @@ static void on_connection(uv_stream_t *server, int status)
 
     long n_open = atomic_load_explicit(&n_open_conns, memory_order_relaxed);
     if (n_open >= cfg->max_conns) {
-        uv_tcp_t *tcp = hb_xmalloc(sizeof(*tcp));
-        uv_tcp_init(&worker->loop, tcp);
-        if (uv_accept(server, (uv_stream_t *)tcp) == 0)
-            refuse(worker, tcp);
-        else
-            uv_close((uv_handle_t *)tcp, on_refused_closed);
+        refuse(worker, server);
         return;
     }
 
@@ -493,32 +654,42 @@ static void on_connection(uv_stream_t *server, int status)
     if (worker->conns != NULL)
         worker->conns->prev = conn;
     worker->conns = conn;
+    conn->has_on_close_run = true; /* until the handler sees it */
     if (uv_accept(server, (uv_stream_t *)&conn->tcp) != 0) {
-        conn->has_on_close_run = true; /* the handler never saw it */
         hb_conn_close(conn);
         return;
     }
-    uv_tcp_nodelay(&conn->tcp, 1);
-    struct sockaddr_storage ss;
-    int ss_len = sizeof(ss);
-    if (uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)&ss, &ss_len) == 0) {
-        if (ss.ss_family == AF_INET)
-            uv_ip4_name((struct sockaddr_in *)&ss, conn->peer, sizeof(conn->peer));
-        else
-            uv_ip6_name((struct sockaddr_in6 *)&ss, conn->peer, sizeof(conn->peer));
+    bool has_peer = peer_address(&conn->tcp, conn->peer_key, conn->peer, sizeof(conn->peer));
+    if (has_peer && worker->net->max_per_ip > 0 &&
+        !is_trusted_peer(cfg, conn->peer_key, conn->peer)) {
+        if (!ip_acquire(conn->peer_key, worker->net->max_per_ip)) {
+            /* Over the per-address limit: answer like a full server. */
+            if (cfg->over_capacity != NULL) {
+                uv_buf_t b = uv_buf_init((char *)(uintptr_t)cfg->over_capacity,
+                                         (unsigned)strlen(cfg->over_capacity));
+                (void)uv_try_write((uv_stream_t *)&conn->tcp, &b, 1);
+            }
+            hb_conn_close_after_write(conn);
+            return;
+        }
+        conn->is_counted_per_ip = true;
     }
+    uv_tcp_nodelay(&conn->tcp, 1);
+    conn->has_on_close_run = false;
     cfg->handler->on_open(conn);
     hb_conn_read_start(conn);
 }
 
-static int bind_listener(const struct hb_net_config *cfg, int *out_fd)
+/* Binds a listening socket for host:port; is_shared sets SO_REUSEPORT. *port is updated to the
+ * bound port (for port 0). */
+static int bind_listener(const struct hb_net_config *cfg, int *port, bool is_shared, int *out_fd)
 {
     struct sockaddr_storage ss;
     socklen_t ss_len;
     memset(&ss, 0, sizeof(ss));
-    if (uv_ip4_addr(cfg->host, cfg->port, (struct sockaddr_in *)&ss) == 0) {
+    if (uv_ip4_addr(cfg->host, *port, (struct sockaddr_in *)&ss) == 0) {
         ss_len = sizeof(struct sockaddr_in);
-    } else if (uv_ip6_addr(cfg->host, cfg->port, (struct sockaddr_in6 *)&ss) == 0) {
+    } else if (uv_ip6_addr(cfg->host, *port, (struct sockaddr_in6 *)&ss) == 0) {
         ss_len = sizeof(struct sockaddr_in6);
     } else {
         hb_log_error("listen '%s:%d': not an IP address", cfg->host, cfg->port);
@@ -529,15 +700,44 @@ static int bind_listener(const struct hb_net_config *cfg, int *out_fd)
         return -errno;
     int one = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+    if ((is_shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
         bind(fd, (struct sockaddr *)&ss, ss_len) != 0) {
         int err = -errno;
         hb_log_error("listen '%s:%d': %s", cfg->host, cfg->port, strerror(-err));
         close(fd);
         return err;
     }
+    ss_len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &ss_len) == 0)
+        *port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                              : ((struct sockaddr_in6 *)&ss)->sin6_port);
     *out_fd = fd;
     return 0;
+}
+
+/* Binds one SO_REUSEPORT listener per worker. SO_REUSEPORT would also let this process share a
+ * port with another process of the same user that is already listening (a second hiroba
+ * started by mistake would silently get half the connections), so a probe without it first
+ * checks that the address is free. */
+static int bind_workers(const struct hb_net_config *cfg, struct hb_net_worker *workers)
+{
+    int port = cfg->port, probe = -1;
+    int err = bind_listener(cfg, &port, false, &probe);
+    if (err < 0)
+        return err;
+    close(probe);
+    for (int i = 0; i < cfg->n_workers; i++) {
+        err = bind_listener(cfg, &port, true, &workers[i].fd);
+        if (err < 0)
+            return err;
+    }
+    atomic_store(&bound_port, port);
+    return 0;
+}
+
+int hb_net_bound_port(void)
+{
+    return atomic_load(&bound_port);
 }
 
 /* ---- shutdown ---- */
@@ -576,9 +776,9 @@ static void on_worker_wake(uv_async_t *async)
     uv_close((uv_handle_t *)&worker->listener, NULL);
     for (struct hb_conn *c = worker->conns, *next; c != NULL; c = next) {
         next = c->next;
-        if (cfg->handler->on_shutdown != NULL)
+        if (cfg->handler->on_shutdown != NULL && !c->has_on_close_run)
             cfg->handler->on_shutdown(c);
-        else
+        else if (!c->close_after_write)
             hb_conn_close(c);
     }
     /* Poll for an empty connection list; past the deadline, close whatever is left. */
@@ -668,13 +868,23 @@ int hb_net_serve(const struct hb_net_config *cfg)
     int err = 0, n_started = 0;
 
     net.workers = hb_xcalloc((size_t)cfg->n_workers, sizeof(*net.workers));
-    for (int i = 0; i < cfg->n_workers; i++) {
+    for (int i = 0; i < cfg->n_workers; i++)
         net.workers[i].fd = -1;
-        err = bind_listener(cfg, &net.workers[i].fd);
-        if (err < 0)
-            goto fail;
-    }
+    err = bind_workers(cfg, net.workers);
+    if (err < 0)
+        goto fail;
     signal(SIGPIPE, SIG_IGN);
+    net.max_per_ip = cfg->max_conns_per_ip == 0  ? HB_NET_DEFAULT_MAX_CONNS_PER_IP
+                     : cfg->max_conns_per_ip < 0 ? 0
+                                                 : cfg->max_conns_per_ip;
+    if (net.max_per_ip > 0) {
+        /* At most one slot per open connection, kept under half full. */
+        size_t n = 64;
+        while (n < 2 * (size_t)cfg->max_conns + 2 * (size_t)cfg->n_workers)
+            n *= 2;
+        ip_slots = hb_xcalloc(n, sizeof(*ip_slots));
+        ip_mask = n - 1;
+    }
 
     uv_loop_t main_loop;
     uv_loop_init(&main_loop);
@@ -714,8 +924,9 @@ int hb_net_serve(const struct hb_net_config *cfg)
                 HB_BUG("pthread_create failed");
             n_started++;
         }
-        hb_log_info("listening on http://%s:%d/ with %d workers", cfg->host, cfg->port,
-                    cfg->n_workers);
+        bool is_v6 = strchr(cfg->host, ':') != NULL;
+        hb_log_info("listening on http://%s%s%s:%d/ with %d workers", is_v6 ? "[" : "", cfg->host,
+                    is_v6 ? "]" : "", hb_net_bound_port(), cfg->n_workers);
         if (atomic_load(&stop_requested))
             stop_all(&net);
         pthread_t jt;
@@ -745,5 +956,11 @@ fail:
             close(net.workers[i].fd);
     }
     free(net.workers);
+    free(ip_slots);
+    ip_slots = NULL;
+    ip_used = 0;
+    atomic_store(&bound_port, 0);
+    atomic_store(&stop_requested, 0);
+    atomic_store(&draining, 0);
     return err;
 }

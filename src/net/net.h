@@ -18,14 +18,20 @@ struct hb_net;
 struct hb_net_worker;
 struct hb_conn;
 
+/* The nread values of on_read that are not errors (libuv's UV_EOF and UV_ENOBUFS). */
+#define HB_NET_EOF    (-4095)
+#define HB_NET_NOBUFS (-105)
+
 /* Callbacks a protocol layer (http_server) gives the net layer. All run on the conn's worker. */
 struct hb_conn_handler {
     /* A new connection: set its data with hb_conn_set_data(). */
     void (*on_open)(struct hb_conn *conn);
     /* Gives the space the next read lands in. *len == 0 pauses reading until resumed. */
     void (*on_alloc)(struct hb_conn *conn, char **base, size_t *len);
-    /* nread > 0 bytes landed in the space from on_alloc; nread < 0 is EOF or an error
-     * (a libuv status); the handler then usually closes the connection. */
+    /* nread > 0 bytes landed in the space from on_alloc. nread < 0: HB_NET_EOF (the peer
+     * half-closed; it may still read), HB_NET_NOBUFS (on_alloc gave no space; reading is
+     * stopped until hb_conn_read_start()), or another error (a libuv status), after which the
+     * handler closes the connection. */
     void (*on_read)(struct hb_conn *conn, ssize_t nread);
     /* The timer set by hb_conn_set_timeout() fired. */
     void (*on_timeout)(struct hb_conn *conn);
@@ -42,7 +48,10 @@ struct hb_net_config {
     int port;
     int n_workers;
     int backlog;
-    int max_conns;             /* across workers; beyond it over_capacity is written, then close */
+    int max_conns;        /* across workers; beyond it over_capacity is written, then close */
+    int max_conns_per_ip; /* per peer address; 0: HB_NET_DEFAULT_MAX_CONNS_PER_IP; < 0: none */
+    const char *const *trusted_peers; /* exempt from max_conns_per_ip; NULL: loopback only */
+    int n_trusted_peers;
     const char *over_capacity; /* full HTTP response bytes written to refused connections */
     int drain_timeout_ms;      /* shutdown: connections still open after this are closed */
     const struct hb_conn_handler *handler;
@@ -53,10 +62,16 @@ struct hb_net_config {
     void *ctx;
 };
 
+/* API.md §11: 512 connections per client address, except trusted proxies. */
+#define HB_NET_DEFAULT_MAX_CONNS_PER_IP 512
+
 /* Binds every worker's listener (so a bad address fails before anything runs), then runs the
  * workers until SIGTERM or SIGINT and the drain that follows. A second signal exits at once.
  * Returns 0 after a clean drain, or a negative error (bind failure: the message is logged). */
 int hb_net_serve(const struct hb_net_config *cfg);
+
+/* The port the listeners are bound to (useful with port 0), or 0 before they are. */
+int hb_net_bound_port(void);
 
 /* Asks a running hb_net_serve() to shut down as if signalled. Thread-safe. */
 void hb_net_stop(void);
