@@ -97,6 +97,14 @@ void hb_app_field_error(struct hb_http_response *res, const char *field, const c
 /* `hiroba serve ARGS`: runs the server until a signal. Returns the process exit code. */
 int hb_app_serve_main(int argc, char **argv);
 
+/* Starts and stops the hourly purge of expired tokens and old login failures (app_purge.c). */
+void hb_app_purge_start(struct hb_store *store);
+void hb_app_purge_stop(void);
+
+/* `hiroba createsuperuser ARGS`: a staff account; the password from a terminal prompt or
+ * HIROBA_SUPERUSER_PASSWORD. Returns the process exit code. */
+int hb_app_createsuperuser_main(int argc, char **argv);
+
 /* `hiroba migrate ARGS`. Returns the process exit code. */
 int hb_app_migrate_main(int argc, char **argv);
 

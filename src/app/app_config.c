@@ -67,6 +67,10 @@ static const struct setting settings[] = {
      false, "open connections before new ones get 503"},
     {"drain-timeout", "HIROBA_DRAIN_TIMEOUT", "10", K_SECONDS, OFF(drain_timeout_ms), S_SERVE,
      false, "seconds to let in-flight requests finish on SIGTERM"},
+    {"username", "HIROBA_SUPERUSER_USERNAME", NULL, K_STR, OFF(username), S_USER, false,
+     "the new staff account's username (asked on a terminal when absent)"},
+    {"email", "HIROBA_SUPERUSER_EMAIL", "", K_STR, OFF(email), S_USER, false,
+     "the new staff account's email (may be empty)"},
     {"durable", "HIROBA_DURABLE", "off", K_BOOL, OFF(durable), S_ALL, false,
      "SQLite synchronous=FULL: no commit lost on power failure"},
 };

@@ -29,6 +29,8 @@ struct hb_app_config {
     int drain_timeout_ms;
     bool durable;
     bool print_config;
+    char *username; /* createsuperuser */
+    char *email;    /* createsuperuser */
 };
 
 /* Which settings a command takes. */

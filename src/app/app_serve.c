@@ -191,7 +191,9 @@ int hb_app_serve_main(int argc, char **argv)
         .on_worker_stop = on_worker_stop,
         .ctx = &app,
     };
+    hb_app_purge_start(app.store);
     err = hb_net_serve(&net);
+    hb_app_purge_stop();
     if (err == 0) {
         hb_log_info("drained, exiting");
         rc = 0;

@@ -31,6 +31,8 @@ int main(int argc, char **argv)
         return hb_app_serve_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "migrate"))
         return hb_app_migrate_main(argc - 2, argv + 2);
+    if (!strcmp(cmd, "createsuperuser"))
+        return hb_app_createsuperuser_main(argc - 2, argv + 2);
     fprintf(stderr, "hiroba: unknown command '%s' (see 'hiroba --help')\n", cmd);
     return 2;
 }

@@ -110,3 +110,20 @@ def test_listen_on_a_bad_address_fails_with_one_line():
     r = run(["serve", "--listen", "256.1.1.1:8000", "--secret-key", SECRET])
     assert r.returncode == 1
     assert "256.1.1.1" in r.stderr
+
+
+def test_createsuperuser_for_scripts(server):
+    import requests
+    env = {"HIROBA_SUPERUSER_PASSWORD": "admin-pass-1"}
+    r = run(["createsuperuser", "--username", "admin", "--email", "admin@example.com",
+             "--database", server.db], env=env)
+    assert r.returncode == 0, r.stderr
+    r = run(["createsuperuser", "--username", "admin", "--database", server.db], env=env)
+    assert r.returncode == 1 and "already taken" in r.stderr
+    r = run(["createsuperuser", "--database", server.db])
+    assert r.returncode == 2 and "HIROBA_SUPERUSER_PASSWORD" in r.stderr
+    t = requests.post(server.url + "/api/token/",
+                      json={"username": "admin", "password": "admin-pass-1"}).json()
+    me = requests.get(server.url + "/api/me/", headers={"Authorization": "Bearer " + t["access"]})
+    assert me.json() == {"id": 1, "username": "admin", "email": "admin@example.com",
+                         "is_staff": True}
