@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "bench/bench_main.h"
 
 static const char usage[] =
     "usage: hiroba <command> [options]\n"
@@ -31,6 +32,8 @@ int main(int argc, char **argv)
         return hb_app_serve_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "migrate"))
         return hb_app_migrate_main(argc - 2, argv + 2);
+    if (!strcmp(cmd, "bench"))
+        return hb_bench_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "createsuperuser"))
         return hb_app_createsuperuser_main(argc - 2, argv + 2);
     fprintf(stderr, "hiroba: unknown command '%s' (see 'hiroba --help')\n", cmd);
