@@ -18,7 +18,7 @@
 #include "core/alloc.h"
 #include "core/err.h"
 
-#define READ_BUF_LEN (64 * 1024)
+#define READ_BUF_LEN ((size_t)64 * 1024)
 #define TICK_MS      100
 
 struct aworker;
@@ -138,6 +138,7 @@ static void drop(struct aconn *c, enum hb_bench_stats_err kind, const char *fmt,
         char msg[160];
         va_list ap;
         va_start(ap, fmt);
+        /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 false positive */
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         hb_bench_stats_error(c->aw->stats, kind, n, "%s", msg);

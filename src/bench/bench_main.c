@@ -29,7 +29,7 @@
 
 #define MAX_URLS     64
 #define MAX_HEADERS  64
-#define MAX_BODY_LEN (16u * 1024 * 1024)
+#define MAX_BODY_LEN ((size_t)16 * 1024 * 1024)
 #define NS_PER_S     1000000000ull
 
 static const char usage[] =
@@ -105,6 +105,7 @@ static int usage_error(const char *fmt, ...)
     va_list ap;
     fputs("hiroba bench: ", stderr);
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 false positive */
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputs(" (see 'hiroba bench --help')\n", stderr);
@@ -281,7 +282,7 @@ static int apply_option(struct options *o, const struct opt_def *d, const char *
         o->timeout_ms = v / 1000000;
         return 0;
     case OPT_TIME_LIMIT:
-        if (!parse_duration(val, &o->time_limit_ns) || o->time_limit_ns > 24 * 3600 * NS_PER_S)
+        if (!parse_duration(val, &o->time_limit_ns) || o->time_limit_ns > 24ull * 3600 * NS_PER_S)
             return usage_error("bad --time-limit '%s': expected e.g. 60s, at most 24h", val);
         return 0;
     case OPT_METHOD:
@@ -387,7 +388,7 @@ static int read_body_file(const char *path, struct hb_buf *buf)
     int code = 0;
     while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
         if (hb_buf_append(buf, chunk, n) < 0) {
-            fprintf(stderr, "hiroba bench: '%s' is larger than %u bytes\n", path, MAX_BODY_LEN);
+            fprintf(stderr, "hiroba bench: '%s' is larger than %zu bytes\n", path, MAX_BODY_LEN);
             code = 1;
             break;
         }
@@ -472,7 +473,7 @@ static int run_bench(struct options *o)
     struct hb_buf body, reqs[MAX_URLS];
     hb_buf_init(&body, MAX_BODY_LEN);
     for (int i = 0; i < o->n_urls; i++)
-        hb_buf_init(&reqs[i], 64 * 1024 + 2 * MAX_BODY_LEN);
+        hb_buf_init(&reqs[i], (size_t)64 * 1024 + 2 * MAX_BODY_LEN);
     struct hb_bench_run_result results[HB_BENCH_RUN_N_MODES];
     int n_results = 0;
     const char *req_ptrs[MAX_URLS];
@@ -506,7 +507,7 @@ static int run_bench(struct options *o)
         goto out;
     }
     if (o->body != NULL && hb_buf_append_str(&body, o->body) < 0) {
-        code = usage_error("--body is larger than %u bytes", MAX_BODY_LEN);
+        code = usage_error("--body is larger than %zu bytes", MAX_BODY_LEN);
         goto out;
     }
     if (o->body_file != NULL) {

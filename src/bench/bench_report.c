@@ -36,7 +36,7 @@ static void format_bytes(char *out, size_t out_len, uint64_t n)
 {
     if (n < 1024)
         snprintf(out, out_len, "%llu B", (unsigned long long)n);
-    else if (n < 1024 * 1024)
+    else if (n < 1024ull * 1024)
         snprintf(out, out_len, "%.1f KiB", (double)n / 1024);
     else if (n < 1024ull * 1024 * 1024)
         snprintf(out, out_len, "%.1f MiB", (double)n / (1024.0 * 1024));
@@ -413,9 +413,9 @@ int hb_bench_report_svg(const char *path, const struct hb_bench_report *r)
         /* Decades, and 2x and 5x within them when the range is narrow. */
         static const double steps[] = {1, 2, 5};
         int n_steps = y_hi - y_lo <= 2 ? 3 : 1;
-        for (double d = y_lo; d <= y_hi; d++) {
+        for (int decade = (int)y_lo; decade <= (int)y_hi; decade++) {
             for (int k = 0; k < n_steps; k++) {
-                double v = steps[k] * pow(10, d);
+                double v = steps[k] * pow(10, decade);
                 double pos = log10(v);
                 if (pos > y_hi + 1e-9)
                     break;
@@ -437,7 +437,9 @@ int hb_bench_report_svg(const char *path, const struct hb_bench_report *r)
             double x_max = log10((double)s->n_latencies);
             if (x_max > x_decades)
                 x_max = x_decades;
-            for (double xd = 0; xd <= x_max + 1e-9; xd += 0.05) {
+            int n_points = (int)(x_max / 0.05 + 1e-9);
+            for (int k = 0; k <= n_points; k++) {
+                double xd = k * 0.05;
                 double p = 100.0 * (1.0 - pow(10, -xd));
                 double v = (double)hb_bench_stats_percentile(s, p);
                 if (v < 1)

@@ -35,6 +35,7 @@ void hb_bench_stats_error(struct hb_bench_stats *s, enum hb_bench_stats_err kind
     if (s->errors[kind] == 0) {
         va_list ap;
         va_start(ap, fmt);
+        /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 false positive */
         vsnprintf(s->error_text[kind], sizeof(s->error_text[kind]), fmt, ap);
         va_end(ap);
     }

