@@ -506,7 +506,7 @@ static int page_window(sq_conn *c, sqlite3_stmt *count_st, struct hb_store_page 
 static int list(sq_conn *c, sqlite3_stmt *rows, int limit_param, sqlite3_stmt *count,
                 struct hb_store_page *page, emit_fn *emit, bool flag, struct hb_buf *json)
 {
-    int64_t limit, offset;
+    int64_t limit = -1, offset = 0;
     int err = page ? begin_read(c) : 0;
     if (err == 0)
         err = page_window(c, count, page, &limit, &offset);
