@@ -27,10 +27,12 @@
 #include "core/buf.h"
 #include "core/err.h"
 
-#define MAX_URLS     64
-#define MAX_HEADERS  64
-#define MAX_BODY_LEN ((size_t)16 * 1024 * 1024)
-#define NS_PER_S     1000000000ull
+#define MAX_URLS      64
+#define MAX_HEADERS   64
+#define MAX_BODY_LEN  ((size_t)16 * 1024 * 1024)
+#define NS_PER_S      1000000000ull
+#define MAX_IN_FLIGHT 1000000                     /* connections x pipeline */
+#define MAX_RING_LEN  ((size_t)256 * 1024 * 1024) /* pre-built request bytes */
 
 static const char usage[] =
     "usage: hiroba bench [options] URL [URL...]\n"
@@ -516,6 +518,7 @@ static int run_bench(struct options *o)
             goto out;
     }
     const char *method = o->method ? o->method : (has_body ? "POST" : "GET");
+    size_t max_len = 0;
     for (int i = 0; i < o->n_urls; i++) {
         struct hb_http_client_request req = {
             .method = method,
@@ -537,6 +540,13 @@ static int run_bench(struct options *o)
         }
         req_ptrs[i] = reqs[i].data;
         req_lens[i] = reqs[i].len;
+        max_len = reqs[i].len > max_len ? reqs[i].len : max_len;
+    }
+    /* The async mode keeps n_urls + pipeline - 1 requests back to back. */
+    if (max_len * ((size_t)o->n_urls + (size_t)o->pipeline - 1) > MAX_RING_LEN) {
+        code = usage_error("requests too large for --pipeline %d (at most %zu MiB in flight)",
+                           o->pipeline, MAX_RING_LEN >> 20);
+        goto out;
     }
 
     /* The address, and a first connection so an unreachable target fails fast and clearly. */
@@ -682,5 +692,8 @@ int hb_bench_main(int argc, char **argv)
                            (unsigned long long)(o.time_limit_ns / NS_PER_S));
     if (o.rate > 0 && o.pipeline > 1)
         return usage_error("--rate sends one request at a time per connection: drop --pipeline");
+    if ((uint64_t)o.n_connections * (uint64_t)o.pipeline > MAX_IN_FLIGHT)
+        return usage_error("--connections x --pipeline is over %d requests in flight",
+                           MAX_IN_FLIGHT);
     return run_bench(&o);
 }

@@ -173,7 +173,7 @@ int hb_bench_run(const struct hb_bench_run_config *cfg, enum hb_bench_run_mode m
             progress(ctx, n_done, now - run.start_ns);
             next_progress = now + 100000000u;
         }
-        sleep_ms(5);
+        sleep_ms(10);
     }
     for (int i = 0; i < n_started; i++)
         uv_thread_join(&tids[i]);
