@@ -33,7 +33,20 @@ struct hb_http_router {
     int n_groups;
 };
 
-/* Splits "/a/<int:id>/b/" into segments. */
+static bool is_param_name(const char *name, size_t len)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!(c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+              (c >= 'A' && c <= 'Z')))
+            return false;
+    }
+    return true;
+}
+
+/* Splits "/a/<int:id>/b/" into segments and builds the metrics label "/a/{id}/b/". */
 static int compile(struct group *g, const char *pattern)
 {
     const char *p = pattern;
@@ -46,22 +59,27 @@ static int compile(struct group *g, const char *pattern)
         while (*p != '\0' && *p != '/')
             p++;
         if (g->n_segs == MAX_SEGMENTS || p == start)
-            return HB_EINVAL;
+            goto fail;
         struct segment *s = &g->segs[g->n_segs++];
         s->text = (struct hb_str){start, (size_t)(p - start)};
         s->kind = SEG_LITERAL;
         (void)hb_buf_append_char(&label, '/');
         if (start[0] == '<') {
+            /* A whole segment "<name>" or "<int:name>". */
             const char *name = start + 1;
             s->kind = SEG_ANY;
             if (strncmp(name, "int:", 4) == 0) {
                 s->kind = SEG_INT;
                 name += 4;
             }
+            if (p - 1 < name || p[-1] != '>' || !is_param_name(name, (size_t)(p - 1 - name)))
+                goto fail;
             (void)hb_buf_append_char(&label, '{');
             (void)hb_buf_append(&label, name, (size_t)(p - 1 - name));
             (void)hb_buf_append_char(&label, '}');
         } else {
+            if (memchr(start, '<', (size_t)(p - start)) || memchr(start, '>', (size_t)(p - start)))
+                goto fail;
             (void)hb_buf_append(&label, start, (size_t)(p - start));
         }
     }
@@ -72,6 +90,10 @@ static int compile(struct group *g, const char *pattern)
         (void)hb_buf_append_char(&label, '/');
     g->pub.label = hb_buf_detach(&label, NULL);
     return 0;
+
+fail:
+    hb_buf_release(&label);
+    return HB_EINVAL;
 }
 
 static const char *const method_names[] = {"",      "GET",    "POST", "PUT",

@@ -17,7 +17,8 @@
 #include "core/alloc.h"
 #include "core/err.h"
 
-#define MAX_FILE_LEN (64u * 1024 * 1024)
+/* Well under the connection's output cap (net.c OUT_MAX), so a whole file always fits. */
+#define MAX_FILE_LEN (32u * 1024 * 1024)
 
 struct hb_http_static {
     char *root; /* as configured */
@@ -66,7 +67,7 @@ int hb_http_static_resolve(const char *path, size_t path_len, char *out, size_t 
     size_t n = 0;
     size_t seg_start = 0;
 
-    if (path_len == 0 || path[0] != '/')
+    if (path_len == 0 || path[0] != '/' || out_len == 0)
         return HB_EINVAL;
     for (size_t i = 1; i <= path_len; i++) {
         char c = i < path_len ? path[i] : '/';
@@ -144,41 +145,87 @@ static const char *content_type(const char *name)
     return "application/octet-stream";
 }
 
-/* Vite names built assets name-<hash>.ext, with a hash of 8 or more [A-Za-z0-9_-]. */
-static int is_hashed(const char *name)
+/* Vite names built assets "[name]-[hash][ext]" with an 8-character base64url hash, which may
+ * itself hold '-' or '_'. The hash must not be all lower-case letters, so plain names such as
+ * "some-abcdefgh.js" are not mistaken for hashed ones (a real hash looks like that 0.07% of the
+ * time, and then merely gets the short cache lifetime). */
+static bool is_hashed(const char *name)
 {
     const char *base = strrchr(name, '/');
     base = base ? base + 1 : name;
-    const char *dot = strrchr(base, '.');
-    if (dot == NULL)
-        return 0;
-    const char *p = dot;
-    int n = 0;
-    while (p > base && (p[-1] == '_' || (p[-1] >= '0' && p[-1] <= '9') ||
-                        (p[-1] >= 'a' && p[-1] <= 'z') || (p[-1] >= 'A' && p[-1] <= 'Z'))) {
-        p--;
-        n++;
+    size_t stem = strcspn(base, ".");
+    if (stem < 10 || base[stem] != '.' || base[stem - 9] != '-')
+        return false;
+    bool is_plain_word = true;
+    for (size_t i = stem - 8; i < stem; i++) {
+        char c = base[i];
+        bool is_lower = c >= 'a' && c <= 'z';
+        if (!(is_lower || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+        if (!is_lower)
+            is_plain_word = false;
     }
-    return n >= 8 && p > base && (p[-1] == '-' || p[-1] == '.');
+    return !is_plain_word;
 }
 
-static int accepts_gzip(const struct hb_http_request *req)
+/* A qvalue in thousandths (RFC 9110 §12.4.2), or -1 when malformed. */
+static int parse_qvalue(struct hb_str v)
+{
+    if (v.len == 0 || (v.ptr[0] != '0' && v.ptr[0] != '1') || v.len > 5 ||
+        (v.len > 1 && v.ptr[1] != '.'))
+        return -1;
+    int q = (v.ptr[0] - '0') * 1000, scale = 100;
+    for (size_t i = 2; i < v.len; i++, scale /= 10) {
+        if (v.ptr[i] < '0' || v.ptr[i] > '9')
+            return -1;
+        q += (v.ptr[i] - '0') * scale;
+    }
+    return q <= 1000 ? q : -1;
+}
+
+/* Accept-Encoding (RFC 9110 §12.5.3): gzip, its alias x-gzip, or "*" with a non-zero weight.
+ * An explicit gzip entry wins over "*"; a malformed weight counts as 0. No header: identity
+ * (as nginx's gzip_static). */
+static bool accepts_gzip(const struct hb_http_request *req)
 {
     struct hb_str ae = hb_http_request_header(req, "accept-encoding");
-    for (size_t i = 0; i + 4 <= ae.len; i++) {
-        if (strncasecmp(ae.ptr + i, "gzip", 4) != 0)
-            continue;
-        /* "gzip;q=0" refuses it. */
-        size_t j = i + 4;
-        while (j < ae.len && ae.ptr[j] == ' ')
-            j++;
-        if (j + 3 < ae.len && ae.ptr[j] == ';' && strncmp(ae.ptr + j + 1, "q=0", 3) == 0 &&
-            (j + 4 >= ae.len || ae.ptr[j + 4] == ',' || ae.ptr[j + 4] == ' ' ||
-             (ae.ptr[j + 4] == '.' && strspn(ae.ptr + j + 5, "0") >= ae.len - j - 5)))
-            return 0;
-        return 1;
+    int gzip_q = -1, star_q = -1;
+    size_t i = 0;
+    while (i < ae.len) {
+        size_t end = i;
+        while (end < ae.len && ae.ptr[end] != ',')
+            end++;
+        struct hb_str item = {ae.ptr + i, end - i};
+        i = end + 1;
+        const char *semi = memchr(item.ptr, ';', item.len);
+        struct hb_str coding =
+            hb_str_trim_ows((struct hb_str){item.ptr, semi ? (size_t)(semi - item.ptr) : item.len});
+        int q = 1000;
+        while (semi != NULL) {
+            const char *param = semi + 1;
+            size_t left = item.len - (size_t)(param - item.ptr);
+            semi = memchr(param, ';', left);
+            struct hb_str kv = {param, semi ? (size_t)(semi - param) : left};
+            const char *eq = memchr(kv.ptr, '=', kv.len);
+            if (eq == NULL)
+                continue;
+            struct hb_str name = hb_str_trim_ows((struct hb_str){kv.ptr, (size_t)(eq - kv.ptr)});
+            struct hb_str value =
+                hb_str_trim_ows((struct hb_str){eq + 1, kv.len - (size_t)(eq + 1 - kv.ptr)});
+            if (hb_str_ieq(name, HB_STR("q"))) {
+                q = parse_qvalue(value);
+                if (q < 0)
+                    q = 0;
+            }
+        }
+        if (hb_str_ieq(coding, HB_STR("gzip")) || hb_str_ieq(coding, HB_STR("x-gzip"))) {
+            if (q > gzip_q)
+                gzip_q = q;
+        } else if (hb_str_eq(coding, HB_STR("*"))) {
+            star_q = q;
+        }
     }
-    return 0;
+    return gzip_q >= 0 ? gzip_q > 0 : star_q > 0;
 }
 
 /* Opens root/rel as a regular file whose real path stays inside the root. */
@@ -242,6 +289,30 @@ static time_t parse_http_date(struct hb_str s)
     return timegm(&tm);
 }
 
+/* If-None-Match: "*" or a comma-separated list of entity tags, compared weakly (a W/ prefix is
+ * ignored on either side). */
+static bool etag_matches(struct hb_str inm, const char *etag)
+{
+    size_t el = strlen(etag);
+    size_t i = 0;
+    while (i < inm.len) {
+        size_t end = i;
+        while (end < inm.len && inm.ptr[end] != ',')
+            end++;
+        struct hb_str tag = hb_str_trim_ows((struct hb_str){inm.ptr + i, end - i});
+        i = end + 1;
+        if (hb_str_eq(tag, HB_STR("*")))
+            return true;
+        if (tag.len >= 2 && tag.ptr[0] == 'W' && tag.ptr[1] == '/') {
+            tag.ptr += 2;
+            tag.len -= 2;
+        }
+        if (tag.len == el && memcmp(tag.ptr, etag, el) == 0)
+            return true;
+    }
+    return false;
+}
+
 void hb_http_static_serve(const struct hb_http_static *st, struct hb_http_request *req,
                           struct hb_http_response *res)
 {
@@ -273,25 +344,40 @@ void hb_http_static_serve(const struct hb_http_static *st, struct hb_http_reques
                             is_index          ? "no-cache"
                             : is_hashed(name) ? "public, max-age=31536000, immutable"
                                               : "public, max-age=3600");
-    char etag[64], last_modified[64];
-    snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)sb.st_size,
+
+    /* Pick the representation first: each has its own validators (RFC 9110 §8.8.3). */
+    bool is_gzip = false;
+    if (accepts_gzip(req)) {
+        char gz[PATH_MAX];
+        struct stat gsb;
+        if (snprintf(gz, sizeof(gz), "%s.gz", name) < (int)sizeof(gz)) {
+            int gfd = open_inside(st->root, gz, &gsb);
+            if (gfd >= 0) {
+                close(fd);
+                fd = gfd;
+                sb = gsb;
+                is_gzip = true;
+            }
+        }
+    }
+    char etag[80], last_modified[64];
+    snprintf(etag, sizeof(etag), "\"%llx-%llx%s\"", (unsigned long long)sb.st_size,
              (unsigned long long)sb.st_mtim.tv_sec * 1000000000ull +
-                 (unsigned long long)sb.st_mtim.tv_nsec);
+                 (unsigned long long)sb.st_mtim.tv_nsec,
+             is_gzip ? "-gz" : "");
     http_date(sb.st_mtime, last_modified, sizeof(last_modified));
     hb_http_response_header(res, "ETag", etag);
     hb_http_response_header(res, "Last-Modified", last_modified);
     hb_http_response_header(res, "Vary", "Accept-Encoding");
+    if (is_gzip)
+        hb_http_response_header(res, "Content-Encoding", "gzip");
 
     struct hb_str inm = hb_http_request_header(req, "if-none-match");
     struct hb_str ims = hb_http_request_header(req, "if-modified-since");
     bool not_modified = false;
     if (inm.ptr != NULL) {
         /* A list of tags, or "*"; weak comparison (RFC 9110 §13.1.2). */
-        size_t el = strlen(etag);
-        for (size_t i = 0; i < inm.len && !not_modified; i++) {
-            if (inm.ptr[i] == '*' || (i + el <= inm.len && memcmp(inm.ptr + i, etag, el) == 0))
-                not_modified = true;
-        }
+        not_modified = etag_matches(inm, etag);
     } else if (ims.ptr != NULL) {
         time_t since = parse_http_date(ims);
         not_modified = since != (time_t)-1 && sb.st_mtime <= since;
@@ -302,19 +388,6 @@ void hb_http_static_serve(const struct hb_http_static *st, struct hb_http_reques
         return;
     }
 
-    if (accepts_gzip(req)) {
-        char gz[PATH_MAX];
-        struct stat gsb;
-        if (snprintf(gz, sizeof(gz), "%s.gz", name) < (int)sizeof(gz)) {
-            int gfd = open_inside(st->root, gz, &gsb);
-            if (gfd >= 0) {
-                close(fd);
-                fd = gfd;
-                sb = gsb;
-                hb_http_response_header(res, "Content-Encoding", "gzip");
-            }
-        }
-    }
     res->status = 200;
     res->content_type = content_type(name);
     if (read_all(fd, &res->body, (size_t)sb.st_size) < 0) {

@@ -17,6 +17,8 @@ static int hexval(char c)
 
 struct hb_str hb_http_url_decode(struct hb_arena *arena, struct hb_str in, bool is_form)
 {
+    if (in.len == 0)
+        return in; /* memchr() must not see a NULL pointer, even for 0 bytes */
     if (memchr(in.ptr, '%', in.len) == NULL && (!is_form || memchr(in.ptr, '+', in.len) == NULL))
         return in;
     char *out = hb_arena_alloc(arena, in.len + 1);
@@ -45,7 +47,9 @@ void hb_http_url_each_param(struct hb_arena *arena, struct hb_str query,
     size_t i = 0;
     while (i < query.len) {
         size_t end = i;
-        while (end < query.len && query.ptr[end] != '&' && query.ptr[end] != ';')
+        /* Only '&' separates: Python's parse_qsl (which Django's QueryDict uses) stopped
+         * splitting on ';' in 3.9.2. */
+        while (end < query.len && query.ptr[end] != '&')
             end++;
         struct hb_str pair = {query.ptr + i, end - i};
         if (pair.len > 0) {

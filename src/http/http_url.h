@@ -14,8 +14,9 @@
  * Returns the decoded slice, NUL-terminated; in itself when it holds nothing to decode. */
 struct hb_str hb_http_url_decode(struct hb_arena *arena, struct hb_str in, bool is_form);
 
-/* Finds key in an application/x-www-form-urlencoded string (a query or a form body). The last
- * occurrence wins (Django's QueryDict.get). Returns true and the decoded value, or false. */
+/* Finds key in an application/x-www-form-urlencoded string (a query or a form body): pairs are
+ * separated by '&' only, a key without '=' has an empty value, and the last occurrence wins
+ * (Django's QueryDict.get). Returns true and the decoded value, or false. */
 bool hb_http_url_param(struct hb_arena *arena, struct hb_str query, const char *key,
                        struct hb_str *value);
 
