@@ -237,8 +237,8 @@ void hb_ws_session_written(struct hb_ws_session *s, size_t len)
     s->queued_bytes -= len;
     while (len > 0) {
         struct out_frame *f = s->head;
+        assert(f != NULL && f != s->cursor); /* only taken bytes are written */
         size_t rest = f->msg->len - s->head_written;
-        assert(f != s->cursor);
         if (len < rest) {
             s->head_written += len;
             return;

@@ -21,9 +21,9 @@
 
 #include "core/buf.h"
 
-#define HB_WS_MAX_MESSAGE_LEN (64 * 1024) /* API.md §11, after reassembly */
-#define HB_WS_MAX_CONTROL_LEN 125         /* RFC 6455 §5.5 */
-#define HB_WS_MAX_REASON_LEN  123         /* a close payload is a 2-byte code and the reason */
+#define HB_WS_MAX_MESSAGE_LEN ((size_t)64 * 1024) /* API.md §11, after reassembly */
+#define HB_WS_MAX_CONTROL_LEN 125                 /* RFC 6455 §5.5 */
+#define HB_WS_MAX_REASON_LEN  123 /* a close payload is a 2-byte code and the reason */
 
 /* Close codes the server sends (API.md §6.7) and reports. */
 enum hb_ws_close_code {
