@@ -84,6 +84,15 @@ int hb_app_room_update(struct hb_http_request *req, struct hb_http_response *res
 int hb_app_room_delete(struct hb_http_request *req, struct hb_http_response *res);
 int hb_app_room_chatlogs(struct hb_http_request *req, struct hb_http_response *res);
 
+/* The live BBS stream's hook (API.md §6.8), called once per committed topic or reply write made
+ * through the REST API, on the thread-pool thread that made it, right after the store call
+ * returned (two concurrent writes may call it in either order). type is "topic.created",
+ * "topic.updated", "topic.deleted", "reply.created", "reply.updated" or "reply.deleted". json is
+ * the object the frame flattens after "type", starting with {"id": : the REST object for created
+ * and updated, {"id":N} for topic.deleted (one call per topic of a deleted category, none for
+ * the replies removed with them), {"id":N,"topic":M} for reply.deleted. Borrowed for the call. */
+void hb_app_bbs_event(struct hb_app *app, const char *type, const char *json, size_t len);
+
 /* Demo and operations handlers (app_demo.c, app_ops.c). */
 int hb_app_hello(struct hb_http_request *req, struct hb_http_response *res);
 int hb_app_slow(struct hb_http_request *req, struct hb_http_response *res);
@@ -96,6 +105,10 @@ void hb_app_field_error(struct hb_http_response *res, const char *field, const c
 
 /* `hiroba serve ARGS`: runs the server until a signal. Returns the process exit code. */
 int hb_app_serve_main(int argc, char **argv);
+
+/* Brackets a password hash or verify on a pool thread: at most half the cores hash at once. */
+void hb_app_hash_begin(void);
+void hb_app_hash_end(void);
 
 /* Starts and stops the hourly purge of expired tokens and old login failures (app_purge.c). */
 void hb_app_purge_start(struct hb_store *store);

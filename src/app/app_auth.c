@@ -3,11 +3,12 @@
  * rotation, verify, logout by blacklisting, and the current user. Validation and token decoding
  * run on the loop (microseconds); password hashing and every store write run on the thread pool,
  * and the response is written from the job's completion. */
-#include <locale.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <wctype.h>
+#include <unistd.h>
 
 #include "app/app.h"
 #include "app/app_body.h"
@@ -20,6 +21,30 @@
 #define THROTTLE_WINDOW_US     (15LL * 60 * 1000000)
 #define THROTTLE_ACCOUNT_LIMIT 10
 #define THROTTLE_IP_LIMIT      100
+
+/* Password hashing is the one CPU-heavy job (argon2id, ~19 MiB, tens of ms). Left alone, the
+ * thread pool would run four at once and take every core from the event loops; a semaphore
+ * keeps it to half the cores (at least one), so reads stay fast under a login storm. */
+static sem_t hash_slots;
+static pthread_once_t hash_slots_once = PTHREAD_ONCE_INIT;
+
+static void hash_slots_init(void)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    sem_init(&hash_slots, 0, ncpu > 3 ? (unsigned)(ncpu / 2) : 1u);
+}
+
+void hb_app_hash_begin(void)
+{
+    pthread_once(&hash_slots_once, hash_slots_init);
+    while (sem_wait(&hash_slots) != 0)
+        ;
+}
+
+void hb_app_hash_end(void)
+{
+    sem_post(&hash_slots);
+}
 
 static int64_t now_us(void)
 {
@@ -89,6 +114,7 @@ static void login_work(void *arg)
 
     hb_password_params_init(&params);
     int err = hb_store_user_get_by_username(db, hb_str_from(job->username), u);
+    hb_app_hash_begin();
     if (err == 0 && u->is_active && hb_password_is_usable(u->password)) {
         err = hb_password_verify(job->password, job->password_len, u->password);
     } else {
@@ -96,6 +122,7 @@ static void login_work(void *arg)
         (void)hb_password_verify_dummy(&params, job->password, job->password_len);
         err = err == 0 || err == HB_ENOTFOUND ? HB_EAUTH : err;
     }
+    hb_app_hash_end();
     if (err == HB_EAUTH) {
         (void)hb_store_throttle_record(db, HB_STORE_THROTTLE_ACCOUNT, hb_str_from(job->username),
                                        t);
@@ -110,7 +137,10 @@ static void login_work(void *arg)
     (void)hb_store_throttle_clear(db, HB_STORE_THROTTLE_ACCOUNT, hb_str_from(job->username));
     if (hb_password_needs_rehash(u->password, &params)) {
         char hash[HB_PASSWORD_ENCODED_MAX + 1];
-        if (hb_password_hash(&params, job->password, job->password_len, hash, sizeof(hash)) == 0)
+        hb_app_hash_begin();
+        int herr = hb_password_hash(&params, job->password, job->password_len, hash, sizeof(hash));
+        hb_app_hash_end();
+        if (herr == 0)
             (void)hb_store_user_set_password(db, u->id, hb_str_from(hash));
     }
     int64_t now = t / 1000000;

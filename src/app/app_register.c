@@ -134,7 +134,9 @@ static void register_work(void *arg)
     struct hb_password_params params;
     char hash[HB_PASSWORD_ENCODED_MAX + 1];
     hb_password_params_init(&params);
+    hb_app_hash_begin();
     job->rc = hb_password_hash(&params, job->password, job->password_len, hash, sizeof(hash));
+    hb_app_hash_end();
     memset(job->password, 0, job->password_len);
     if (job->rc < 0)
         return;
