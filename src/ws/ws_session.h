@@ -172,7 +172,8 @@ size_t hb_ws_session_take_output(struct hb_ws_session *s, struct hb_ws_iov *iov,
 void hb_ws_session_written(struct hb_ws_session *s, size_t len);
 
 /* Copies every waiting byte into out and marks it written: take + copy + written in one call
- * (tests, simple callers). Returns 0, or HB_ETOOLARGE with nothing taken if out cannot hold it. */
+ * (tests, simple callers); no take may be outstanding. Returns 0, or HB_ETOOLARGE with nothing
+ * taken if out cannot hold it. */
 int hb_ws_session_flush(struct hb_ws_session *s, struct hb_buf *out);
 
 /* Bytes and frames queued and not yet written, taken or not (API.md §11: the app closes with 1013
