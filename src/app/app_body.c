@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 #include "http/http_url.h"
+#include "store/store_time.h"
 
 struct form_ctx {
     struct hb_arena *arena;
@@ -277,4 +278,163 @@ int hb_app_parse_int(const struct hb_json *node, int64_t *out)
         return hb_app_parse_int_text(text, out);
     }
     return HB_EINVAL;
+}
+
+int hb_app_parse_pyint(struct hb_str text, int64_t *out)
+{
+    struct hb_str t = hb_app_trim(text);
+    bool is_negative = false;
+    if (t.len > 0 && (t.ptr[0] == '-' || t.ptr[0] == '+')) {
+        is_negative = t.ptr[0] == '-';
+        t.ptr++;
+        t.len--;
+    }
+    if (t.len == 0)
+        return HB_EINVAL;
+    uint64_t v = 0;
+    bool is_over = false, after_digit = false;
+    for (size_t i = 0; i < t.len; i++) {
+        char c = t.ptr[i];
+        if (c == '_') {
+            /* Python allows one underscore between two digits ("1_000"). */
+            if (!after_digit || i + 1 == t.len)
+                return HB_EINVAL;
+            after_digit = false;
+            continue;
+        }
+        if (c < '0' || c > '9')
+            return HB_EINVAL;
+        after_digit = true;
+        if (v > (UINT64_MAX - 9) / 10)
+            is_over = true;
+        else
+            v = v * 10 + (uint64_t)(c - '0');
+    }
+    if (is_over || v > (uint64_t)INT64_MAX + (is_negative ? 1 : 0)) {
+        *out = is_negative ? INT64_MIN : INT64_MAX;
+        return HB_ETOOLARGE;
+    }
+    *out = is_negative ? (int64_t)(0 - v) : (int64_t)v;
+    return 0;
+}
+
+bool hb_app_body_is_form(const struct hb_http_request *req)
+{
+    struct hb_str ctype = hb_http_request_header(req, "content-type");
+    return req->body.len > 0 && ctype.ptr != NULL &&
+           media_type_is(ctype, "application/x-www-form-urlencoded");
+}
+
+static bool is_empty_string(const struct hb_json *v)
+{
+    return hb_json_is_string(v) && hb_json_string(v).len == 0;
+}
+
+int hb_app_field_fk(struct hb_arena *arena, const struct hb_json *obj, const char *field,
+                    bool is_required, struct hb_app_errors *e, int64_t *id, struct hb_str *text)
+{
+    const struct hb_json *v = hb_json_get(obj, field);
+    int64_t n = 0;
+
+    if (v == NULL) {
+        if (!is_required)
+            return 0;
+        hb_app_errors_add(e, field, "この項目は必須です。");
+        return -1;
+    }
+    /* DRF's RelatedField turns "" into None before validating. */
+    if (hb_json_is_null(v) || is_empty_string(v)) {
+        hb_app_errors_add(e, field, "この項目はnullにできません。");
+        return -1;
+    }
+    if (hb_json_is_string(v)) {
+        *text = hb_json_string(v);
+        int err = hb_app_parse_pyint(*text, &n);
+        if (err == HB_ETOOLARGE)
+            n = 0; /* beyond 64 bits: names no row */
+        if (err == HB_EINVAL) {
+            hb_app_errors_add(e, field,
+                              "不正な型です。str 型ではなく主キーの値を入力してください。");
+            return -1;
+        }
+    } else if (hb_json_is_int(v)) {
+        *text = hb_json_number_text(v);
+        if (!hb_json_int64(v, &n))
+            n = 0; /* beyond 64 bits: names no row */
+    } else {
+        hb_app_errors_add(
+            e, field,
+            hb_arena_printf(arena, "不正な型です。%s 型ではなく主キーの値を入力してください。",
+                            hb_json_type_name(v)));
+        return -1;
+    }
+    *id = n > 0 ? n : 0;
+    return 1;
+}
+
+void hb_app_errors_add_fk_missing(struct hb_arena *arena, struct hb_app_errors *e,
+                                  const char *field, struct hb_str text)
+{
+    hb_app_errors_add(e, field,
+                      hb_arena_printf(arena, "主キー \"%.*s\" は不正です - データが存在しません。",
+                                      (int)text.len, text.ptr));
+}
+
+int hb_app_field_datetime(const struct hb_json *obj, const char *field, bool is_form,
+                          struct hb_app_errors *e, int64_t *us)
+{
+    const struct hb_json *v = hb_json_get(obj, field);
+    if (v == NULL || (is_form && is_empty_string(v)))
+        return 0;
+    if (hb_json_is_null(v)) {
+        hb_app_errors_add(e, field, "この項目はnullにできません。");
+        return -1;
+    }
+    if (!hb_json_is_string(v) || hb_store_time_parse_input(hb_json_string(v), us) < 0) {
+        hb_app_errors_add(e, field,
+                          "日時の形式が違います。以下のどれかの形式にしてください: "
+                          "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]。");
+        return -1;
+    }
+    return 1;
+}
+
+int hb_app_field_int(struct hb_arena *arena, const struct hb_json *obj, const char *field,
+                     bool is_required, bool is_form, int64_t min, int64_t max,
+                     struct hb_app_errors *e, int64_t *out)
+{
+    const struct hb_json *v = hb_json_get(obj, field);
+    int64_t n;
+
+    if (v == NULL || (is_form && !is_required && is_empty_string(v))) {
+        if (!is_required)
+            return 0;
+        hb_app_errors_add(e, field, "この項目は必須です。");
+        return -1;
+    }
+    if (hb_json_is_null(v)) {
+        hb_app_errors_add(e, field, "この項目はnullにできません。");
+        return -1;
+    }
+    int err = hb_app_parse_int(v, &n);
+    if (err == HB_ETOOLARGE) {
+        struct hb_str t =
+            hb_app_trim(hb_json_is_string(v) ? hb_json_string(v) : hb_json_number_text(v));
+        n = t.len > 0 && t.ptr[0] == '-' ? INT64_MIN : INT64_MAX;
+    } else if (err < 0) {
+        hb_app_errors_add(e, field, "有効な整数を入力してください。");
+        return -1;
+    }
+    if (n < min) {
+        hb_app_errors_add(
+            e, field, hb_arena_printf(arena, "この値は%lld以上にしてください。", (long long)min));
+        return -1;
+    }
+    if (n > max) {
+        hb_app_errors_add(
+            e, field, hb_arena_printf(arena, "この値は%lld以下にしてください。", (long long)max));
+        return -1;
+    }
+    *out = n;
+    return 1;
 }

@@ -70,4 +70,36 @@ int hb_app_parse_int(const struct hb_json *node, int64_t *out);
 /* Parses decimal digits with an optional sign, trimmed, as a query-parameter integer. */
 int hb_app_parse_int_text(struct hb_str text, int64_t *out);
 
+/* Parses text as Python's int() does for ASCII: surrounding whitespace, an optional sign, digits
+ * with single underscores between them. Returns 0 and the value, HB_EINVAL, or HB_ETOOLARGE with
+ * *out saturated to INT64_MAX or INT64_MIN by the sign (query parameters, primary keys). */
+int hb_app_parse_pyint(struct hb_str text, int64_t *out);
+
+/* True when req's body is form-encoded: an empty value of an optional field then counts as
+ * absent (§2.4). */
+bool hb_app_body_is_form(const struct hb_http_request *req);
+
+/* Checks the foreign key obj[field] (§2.4): a JSON integer, or a string Python's int() accepts.
+ * Returns 1 with *id and *text (the value as given, for the does-not-exist message); *id is 0
+ * when the value cannot name a row (not positive, or beyond 64 bits). Returns 0 when the field is
+ * absent and not required, or -1 after adding the error to e (required, null, "" (DRF turns it
+ * into null), or the wrong type). The caller checks that the row exists. */
+int hb_app_field_fk(struct hb_arena *arena, const struct hb_json *obj, const char *field,
+                    bool is_required, struct hb_app_errors *e, int64_t *id, struct hb_str *text);
+
+/* Adds 主キー "<text>" は不正です - データが存在しません。 under field. */
+void hb_app_errors_add_fk_missing(struct hb_arena *arena, struct hb_app_errors *e,
+                                  const char *field, struct hb_str text);
+
+/* Checks the optional datetime obj[field] (§2.6): ISO-8601 or the display format. Returns 1 with
+ * *us, 0 when absent (or an empty form value), or -1 after adding the error to e. */
+int hb_app_field_datetime(const struct hb_json *obj, const char *field, bool is_form,
+                          struct hb_app_errors *e, int64_t *us);
+
+/* Checks the integer obj[field] (§2.4) against [min, max]. Returns 1 with *out, 0 when absent and
+ * not required (or an empty form value of an optional field), or -1 after adding the error. */
+int hb_app_field_int(struct hb_arena *arena, const struct hb_json *obj, const char *field,
+                     bool is_required, bool is_form, int64_t min, int64_t max,
+                     struct hb_app_errors *e, int64_t *out);
+
 #endif
