@@ -83,8 +83,9 @@ int hb_jwt_jti_generate(char out[HB_JWT_JTI_LEN + 1]);
  * SimpleJWT writes it. claims must have token_type ACCESS or REFRESH, has_iat and has_jti set,
  * a jti of 1 to HB_JWT_JTI_MAX characters from [0-9A-Za-z_-], and user_state HB_JWT_USER_OK.
  * Writes the NUL-terminated token into out[0..out_cap) and its length into *out_len (if not
- * NULL). Returns 0, HB_EINVAL for claims that break those rules, HB_ETOOLARGE if out_cap is too
- * small (HB_JWT_ENCODED_MAX always suffices), or HB_EIO if OpenSSL's HMAC failed. */
+ * NULL). Returns 0, HB_EINVAL for claims that break those rules (or a key that
+ * hb_jwt_key_init() refused), HB_ETOOLARGE if out_cap is too small (HB_JWT_ENCODED_MAX always
+ * suffices), or HB_EIO if OpenSSL's HMAC failed. Thread-safe. */
 int hb_jwt_encode(const struct hb_jwt_key *key, const struct hb_jwt_claims *claims, char *out,
                   size_t out_cap, size_t *out_len);
 
