@@ -160,8 +160,12 @@ static void flush(struct aconn *c)
         c->progress_ns = now;
     for (uint32_t i = 0; i < k; i++) {
         uint64_t t = now;
-        if (c->interval_ns > 0)
-            t = aw->run->start_ns + c->phase_ns + (c->n_sent + i) * c->interval_ns;
+        if (c->interval_ns > 0) {
+            /* Latency counts from when the request was due (coordinated omission), or from when
+             * it left, if the millisecond timer let it leave a little early. */
+            uint64_t due = aw->run->start_ns + c->phase_ns + (c->n_sent + i) * c->interval_ns;
+            t = due < now ? due : now;
+        }
         c->sent_ns[(c->head + c->n_out + i) % aw->pipeline] = t;
     }
     c->n_sent += k;
