@@ -150,6 +150,8 @@ echo "== seed workload: $SEED_REQUESTS GET over /hello/ /test/ /aaa/; servers on
 for peer in fastapi:$UV_PORT hiroba:$HB_PORT; do
     name=${peer%%:*}
     base="http://127.0.0.1:${peer##*:}"
+    # A discarded warm-up pass, so the first mode measured does not pay for cold caches.
+    timeout 60 "$BENCH" bench --mode threads -n 300 -q "$base/hello/" >/dev/null 2>&1 || true
     timeout 300 "$BENCH" bench --mode all -n "$SEED_REQUESTS" -t "$SEED_THREADS" \
         --loops "$THREADS" -c "$SEED_CONNS" --json --svg "$OUT/seed-$name.svg" \
         "$base/hello/" "$base/test/" "$base/aaa/" >"$WORK/seed-$name.json" || true
