@@ -93,6 +93,16 @@ int hb_app_room_chatlogs(struct hb_http_request *req, struct hb_http_response *r
  * the replies removed with them), {"id":N,"topic":M} for reply.deleted. Borrowed for the call. */
 void hb_app_bbs_event(struct hb_app *app, const char *type, const char *json, size_t len);
 
+/* WebSocket chat and the live BBS stream (app_ws.c, API.md §6). */
+int hb_app_ws_chat(struct hb_http_request *req, struct hb_http_response *res);
+int hb_app_ws_bbs(struct hb_http_request *req, struct hb_http_response *res);
+/* Streams a BBS event frame (already JSON) to every /ws/bbs/ socket. Thread-safe. */
+void hb_app_ws_bbs_publish(const char *json, size_t len);
+void hb_app_ws_start(struct hb_app *app);
+void hb_app_ws_stop(void);
+void hb_app_ws_worker_start(struct hb_net_worker *worker);
+void hb_app_ws_worker_stop(struct hb_net_worker *worker);
+
 /* Demo and operations handlers (app_demo.c, app_ops.c). */
 int hb_app_hello(struct hb_http_request *req, struct hb_http_response *res);
 int hb_app_slow(struct hb_http_request *req, struct hb_http_response *res);

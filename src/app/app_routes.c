@@ -48,6 +48,9 @@ const struct hb_http_route hb_app_routes[] = {
     {HB_HTTP_PUT, "/api/rooms/<id>/", hb_app_room_update, HB_AUTH_REQUIRED, "Room Instance"},
     {HB_HTTP_PATCH, "/api/rooms/<id>/", hb_app_room_update, HB_AUTH_REQUIRED, "Room Instance"},
     {HB_HTTP_DELETE, "/api/rooms/<id>/", hb_app_room_delete, HB_AUTH_REQUIRED, "Room Instance"},
+    /* WebSocket (API.md §6): the handshake is an HTTP handler */
+    {HB_HTTP_GET, "/ws/chat/<id>/", hb_app_ws_chat, HB_AUTH_NONE, "Chat Socket"},
+    {HB_HTTP_GET, "/ws/bbs/", hb_app_ws_bbs, HB_AUTH_NONE, "BBS Socket"},
     /* demo (API.md §7.6) */
     {HB_HTTP_GET, "/hello/", hb_app_hello, HB_AUTH_NONE, "Hello"},
     {HB_HTTP_GET, "/test/", hb_app_hello, HB_AUTH_NONE, "Test"},

@@ -68,6 +68,7 @@ static void on_worker_start(struct hb_net_worker *worker, void *ctx)
 {
     struct hb_app *app = ctx;
     hb_http_server_worker_start(worker);
+    hb_app_ws_worker_start(worker);
     if (hb_store_reader_open(app->store, &worker_reader) < 0) {
         /* Reads fall back to the writer; /readyz reports the database if it is truly down. */
         hb_log_error("worker %d: cannot open a database reader", hb_net_worker_index(worker));
@@ -81,6 +82,7 @@ static void on_worker_stop(struct hb_net_worker *worker, void *ctx)
     if (worker_reader != hb_store_writer(app->store))
         hb_store_reader_close(worker_reader);
     worker_reader = NULL;
+    hb_app_ws_worker_stop(worker);
     hb_http_server_worker_stop(worker);
 }
 
@@ -191,9 +193,11 @@ int hb_app_serve_main(int argc, char **argv)
         .on_worker_stop = on_worker_stop,
         .ctx = &app,
     };
+    hb_app_ws_start(&app);
     hb_app_purge_start(app.store);
     err = hb_net_serve(&net);
     hb_app_purge_stop();
+    hb_app_ws_stop();
     if (err == 0) {
         hb_log_info("drained, exiting");
         rc = 0;

@@ -46,6 +46,8 @@ struct hconn {
     bool sent_continue;
     bool close_after_response; /* shutting down: the next response closes */
     bool peer_eof;             /* the client half-closed: answer what it sent, then close */
+    hb_http_upgrade_cb *upgrade_cb; /* set by hb_http_server_upgrade(): hand the conn over */
+    void *upgrade_data;
 };
 
 static const struct hb_http_server_config *cfg;
@@ -114,11 +116,20 @@ static void on_open(struct hb_conn *conn)
     hb_conn_set_timeout(conn, cfg->keepalive_timeout_ms);
 }
 
+static void release_hconn(struct hconn *hc);
+
 static void on_close(struct hb_conn *conn)
 {
     struct hconn *hc = hb_conn_data(conn);
     if (hc == NULL)
         return;
+    if (hc->upgrade_cb != NULL)
+        hc->upgrade_cb(conn, hc->upgrade_data, NULL, 0); /* never taken over: let it free */
+    release_hconn(hc);
+}
+
+static void release_hconn(struct hconn *hc)
+{
     hb_arena_release(&hc->arena);
     hb_http_response_release(&hc->res);
     hb_http_parser_release(&hc->parser);
@@ -194,11 +205,19 @@ static void finish(struct hconn *hc)
     bool keep_alive =
         req->keep_alive && !res->close && !hc->close_after_response && !hb_net_is_draining();
 
-    if (hc->group != NULL)
-        hb_http_response_header(res, "Allow", hc->group->allow);
-    add_cors(hc);
-    size_t n = hb_http_response_write(res, hb_conn_out(hc->conn), req->method == HB_HTTP_HEAD,
-                                      keep_alive, req->version_minor);
+    size_t n = 0;
+    if (hc->upgrade_cb != NULL) {
+        /* The handler wrote the whole 101 head; nothing of HTTP's is added to it. */
+        (void)hb_buf_append(hb_conn_out(hc->conn), res->body.data, res->body.len);
+        keep_alive = true;
+        hc->is_done = true;
+    } else {
+        if (hc->group != NULL)
+            hb_http_response_header(res, "Allow", hc->group->allow);
+        add_cors(hc);
+        n = hb_http_response_write(res, hb_conn_out(hc->conn), req->method == HB_HTTP_HEAD,
+                                   keep_alive, req->version_minor);
+    }
     uint64_t duration_ns = hb_clock_mono_ns() - hc->start_ns;
     int n_groups = hb_http_router_n_groups(cfg->router);
     int route = hc->group != NULL ? hc->group->index
@@ -345,7 +364,8 @@ static bool handle(struct hconn *hc)
     hc->group = hb_http_router_match(cfg->router, req->decoded_path, req->params, &req->n_params);
     if (hc->group == NULL) {
         struct hb_str p = req->decoded_path;
-        if (p.len > 0 && p.ptr[p.len - 1] != '/') {
+        bool is_ws = hb_str_starts(p, HB_STR("/ws/"));
+        if (p.len > 0 && p.ptr[p.len - 1] != '/' && !is_ws) {
             /* APPEND_SLASH: redirect when the slashed form routes (API.md §2.1). */
             char *slashed = hb_arena_alloc(&hc->arena, p.len + 2);
             memcpy(slashed, p.ptr, p.len);
@@ -364,7 +384,8 @@ static bool handle(struct hconn *hc)
                 return true;
             }
         }
-        bool is_api = hb_str_starts(p, HB_STR("/api/")) || hb_str_eq_lit(p, "/api");
+        /* /ws/ paths never fall through to the SPA (API.md §6.1). */
+        bool is_api = hb_str_starts(p, HB_STR("/api/")) || hb_str_eq_lit(p, "/api") || is_ws;
         if (!is_api && cfg->fallback != NULL &&
             (req->method == HB_HTTP_GET || req->method == HB_HTTP_HEAD))
             return cfg->fallback(req, res) != HB_EAGAIN;
@@ -461,12 +482,34 @@ static void process(struct hconn *hc)
 
 /* Runs the connection forward after any event: parses, flushes, then decides whether to read
  * on, wait for the output to drain, or close. */
+/* Gives the connection to the protocol the request upgraded to, with the bytes that arrived
+ * after the request head. hc is freed. */
+static void take_over(struct hconn *hc)
+{
+    struct hb_conn *conn = hc->conn;
+    hb_http_upgrade_cb *cb = hc->upgrade_cb;
+    void *data = hc->upgrade_data;
+    size_t n = hc->rbuf.len > hc->parsed ? hc->rbuf.len - hc->parsed : 0;
+    char *early = hb_xmalloc(n + 1);
+    if (n > 0)
+        memcpy(early, hc->rbuf.data + hc->parsed, n);
+    hb_conn_set_data(conn, NULL);
+    hb_conn_set_timeout(conn, 0);
+    release_hconn(hc);
+    cb(conn, data, early, n);
+    free(early);
+}
+
 static void pump(struct hconn *hc)
 {
     struct hb_conn *conn = hc->conn;
     for (;;) {
         process(hc);
         hb_conn_flush(conn);
+        if (hc->upgrade_cb != NULL && hc->is_done && !hb_conn_is_closing(conn)) {
+            take_over(hc);
+            return;
+        }
         if (hb_conn_is_closing(conn) || hc->is_busy || hc->is_done || hc->parsed >= hc->rbuf.len ||
             hb_conn_pending(conn) > OUT_HIGH_WATER)
             break;
@@ -560,6 +603,18 @@ static void on_shutdown(struct hb_conn *conn)
         hb_conn_close(conn);
     else
         hb_conn_close_after_write(conn);
+}
+
+void hb_http_server_upgrade(struct hb_http_request *req, struct hb_http_response *res,
+                            const char *head, size_t head_len, hb_http_upgrade_cb *cb, void *data)
+{
+    struct hconn *hc = req->_conn;
+    res->status = 101;
+    res->content_type = NULL;
+    hb_buf_reset(&res->body);
+    (void)hb_buf_append(&res->body, head, head_len);
+    hc->upgrade_cb = cb;
+    hc->upgrade_data = data;
 }
 
 void hb_http_server_finish(struct hb_http_response *res)

@@ -46,6 +46,18 @@ const struct hb_conn_handler *hb_http_server_conn_handler(void);
 void hb_http_server_worker_start(struct hb_net_worker *worker);
 void hb_http_server_worker_stop(struct hb_net_worker *worker);
 
+/* Called when a connection changes protocol: take it with hb_conn_set_handler() and
+ * hb_conn_set_data(). early[0..early_len) are bytes the client sent after the request head.
+ * If the connection closes before the switch, cb runs from its close with early == NULL and
+ * must then only free data. */
+typedef void hb_http_upgrade_cb(struct hb_conn *conn, void *data, const char *early,
+                                size_t early_len);
+
+/* Makes the current response a protocol switch: head (the whole 101 response head, copied) is
+ * written as is, then cb receives the connection. The handler returns 0 afterwards. */
+void hb_http_server_upgrade(struct hb_http_request *req, struct hb_http_response *res,
+                            const char *head, size_t head_len, hb_http_upgrade_cb *cb, void *data);
+
 /* Completes a response whose handler returned HB_EAGAIN. Must run on the request's worker. */
 void hb_http_server_finish(struct hb_http_response *res);
 

@@ -30,6 +30,7 @@ _Static_assert(HB_NET_EOF == UV_EOF, "HB_NET_EOF is libuv's UV_EOF");
 _Static_assert(HB_NET_NOBUFS == UV_ENOBUFS, "HB_NET_NOBUFS is libuv's UV_ENOBUFS");
 
 struct hb_conn {
+    const struct hb_conn_handler *handler; /* the protocol on this connection */
     uv_tcp_t tcp;
     uv_timer_t timer;
     uv_timer_t app_timer;
@@ -148,6 +149,11 @@ struct hb_net_worker *hb_conn_worker(const struct hb_conn *conn)
 const char *hb_conn_peer(const struct hb_conn *conn)
 {
     return conn->peer;
+}
+
+void hb_conn_set_handler(struct hb_conn *conn, const struct hb_conn_handler *handler)
+{
+    conn->handler = handler;
 }
 
 struct hb_buf *hb_conn_out(struct hb_conn *conn)
@@ -274,7 +280,7 @@ static void on_handle_closed(uv_handle_t *handle)
     if (--conn->n_handles_open == 0) {
         if (!conn->has_on_close_run) {
             conn->has_on_close_run = true;
-            conn->worker->net->cfg->handler->on_close(conn);
+            conn->handler->on_close(conn);
             conn->data = NULL;
         }
         atomic_fetch_sub_explicit(&n_open_conns, 1, memory_order_relaxed);
@@ -380,8 +386,8 @@ static void on_write(uv_write_t *req, int status)
         start_linger(conn);
         return;
     }
-    if (conn->worker->net->cfg->handler->on_drain != NULL)
-        conn->worker->net->cfg->handler->on_drain(conn);
+    if (conn->handler->on_drain != NULL)
+        conn->handler->on_drain(conn);
 }
 
 static void start_write(struct hb_conn *conn)
@@ -429,7 +435,7 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     char *base = NULL;
     size_t len = 0;
     (void)suggested;
-    conn->worker->net->cfg->handler->on_alloc(conn, &base, &len);
+    conn->handler->on_alloc(conn, &base, &len);
     buf->base = base;
     buf->len = len;
 }
@@ -444,7 +450,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         /* The handler had no room: reading stops until it resumes it. */
         hb_conn_read_stop(conn);
     }
-    conn->worker->net->cfg->handler->on_read(conn, nread);
+    conn->handler->on_read(conn, nread);
 }
 
 void hb_conn_read_stop(struct hb_conn *conn)
@@ -471,7 +477,7 @@ static void on_timer(uv_timer_t *timer)
 {
     struct hb_conn *conn = timer->data;
     if (!conn->is_closing)
-        conn->worker->net->cfg->handler->on_timeout(conn);
+        conn->handler->on_timeout(conn);
 }
 
 void hb_conn_set_timeout(struct hb_conn *conn, uint64_t timeout_ms)
@@ -676,6 +682,7 @@ static void on_connection(uv_stream_t *server, int status)
     }
     uv_tcp_nodelay(&conn->tcp, 1);
     conn->has_on_close_run = false;
+    conn->handler = cfg->handler;
     cfg->handler->on_open(conn);
     hb_conn_read_start(conn);
 }
@@ -776,8 +783,8 @@ static void on_worker_wake(uv_async_t *async)
     uv_close((uv_handle_t *)&worker->listener, NULL);
     for (struct hb_conn *c = worker->conns, *next; c != NULL; c = next) {
         next = c->next;
-        if (cfg->handler->on_shutdown != NULL && !c->has_on_close_run)
-            cfg->handler->on_shutdown(c);
+        if (c->handler->on_shutdown != NULL && !c->has_on_close_run)
+            c->handler->on_shutdown(c);
         else if (!c->close_after_write)
             hb_conn_close(c);
     }

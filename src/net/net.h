@@ -96,6 +96,11 @@ void *hb_conn_data(const struct hb_conn *conn);
 void hb_conn_set_data(struct hb_conn *conn, void *data);
 struct hb_net_worker *hb_conn_worker(const struct hb_conn *conn);
 
+/* Hands the connection to another protocol (an HTTP upgrade to WebSocket): every later callback
+ * goes to handler. The caller must have released its own data first or pass it on with
+ * hb_conn_set_data(). */
+void hb_conn_set_handler(struct hb_conn *conn, const struct hb_conn_handler *handler);
+
 /* The peer address as text ("127.0.0.1"), valid for the connection's life. */
 const char *hb_conn_peer(const struct hb_conn *conn);
 

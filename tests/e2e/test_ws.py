@@ -1,0 +1,207 @@
+# SPDX-License-Identifier: MIT
+"""WebSocket chat and the live BBS stream (API.md §6) with python3-websockets against the real
+binary: handshake answers, both subprotocol modes, fan-out, validation, resume, headcount."""
+import asyncio
+import json
+import socket
+import sqlite3
+import time
+
+import requests
+import websockets
+
+PW = "correct horse 1"
+
+
+def user(s, name):
+    r = requests.post(s.url + "/api/register/", json={
+        "username": name, "password": PW, "password_confirm": PW})
+    assert r.status_code == 201, r.text
+    return requests.post(s.url + "/api/token/", json={"username": name, "password": PW}).json()
+
+
+def make_room(s, name="lobby"):
+    db = sqlite3.connect(s.db[len("sqlite:///"):])
+    cur = db.execute("INSERT INTO chat_room (created_at, name, headcount) VALUES "
+                     "('2025-01-01 00:00:00', ?, 0)", (name,))
+    db.commit()
+    db.close()
+    return cur.lastrowid
+
+
+def headcount(s, room):
+    db = sqlite3.connect(s.db[len("sqlite:///"):])
+    n = db.execute("SELECT headcount FROM chat_room WHERE id = ?", (room,)).fetchone()[0]
+    db.close()
+    return n
+
+
+def ws_url(s, path):
+    return "ws://127.0.0.1:%d%s" % (s.port, path)
+
+
+def raw_handshake(s, path, headers):
+    sock = s.connect()
+    head = "GET %s HTTP/1.1\r\nHost: x\r\n" % path + "".join(
+        "%s: %s\r\n" % kv for kv in headers) + "\r\n"
+    sock.sendall(head.encode())
+    sock.settimeout(5)
+    data = sock.recv(4096).decode("latin-1")
+    sock.close()
+    return data
+
+
+def test_handshake_rejections(server):
+    t = user(server, "alice")
+    room = make_room(server)
+    up = [("Upgrade", "websocket"), ("Connection", "Upgrade"),
+          ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")]
+    path = "/ws/chat/%d/" % room
+    assert raw_handshake(server, path, []).startswith("HTTP/1.1 426")
+    r = raw_handshake(server, path, up[:3] + [("Sec-WebSocket-Version", "8")])
+    assert r.startswith("HTTP/1.1 426") and "Sec-WebSocket-Version: 13" in r
+    assert raw_handshake(server, path, up).startswith("HTTP/1.1 403")  # no token
+    assert raw_handshake(server, path, up + [("Sec-WebSocket-Protocol", "junk")]).startswith(
+        "HTTP/1.1 403")
+    assert raw_handshake(server, path, up + [("Sec-WebSocket-Protocol", t["refresh"])]).startswith(
+        "HTTP/1.1 403")
+    proto = [("Sec-WebSocket-Protocol", t["access"])]
+    assert raw_handshake(server, "/ws/chat/999/", up + proto).startswith("HTTP/1.1 403")
+    assert raw_handshake(server, "/ws/chat/abc/", up + proto).startswith("HTTP/1.1 403")
+    assert raw_handshake(server, path + "?after=-1", up + proto).startswith("HTTP/1.1 400")
+    assert raw_handshake(server, "/ws/other/", up + proto).startswith("HTTP/1.1 404")
+    assert raw_handshake(server, "/ws/chat/%d" % room, up + proto).startswith("HTTP/1.1 404")
+    ok = raw_handshake(server, path, up + proto)
+    assert ok.startswith("HTTP/1.1 101")
+    assert "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in ok
+    assert "Sec-WebSocket-Protocol: " + t["access"] in ok
+
+
+def test_chat_seed_and_v1(server):
+    a, b = user(server, "alice"), user(server, "bob")
+    room, other = make_room(server), make_room(server, "other")
+
+    async def go():
+        url = ws_url(server, "/ws/chat/%d/" % room)
+        async with websockets.connect(url, subprotocols=[a["access"]]) as seed, \
+                websockets.connect(url, subprotocols=["hiroba.v1", b["access"]]) as v1, \
+                websockets.connect(ws_url(server, "/ws/chat/%d/" % other),
+                                   subprotocols=["hiroba.v1", b["access"]]) as elsewhere:
+            assert seed.subprotocol == a["access"]
+            assert v1.subprotocol == "hiroba.v1"
+            # v1 sockets see presence; wait until both joined.
+            while True:
+                f = json.loads(await asyncio.wait_for(v1.recv(), 5))
+                assert f["type"] == "presence"
+                if f["headcount"] == 2:
+                    break
+            await seed.send(json.dumps({"message": "  こんにちは  "}))
+            got = json.loads(await asyncio.wait_for(seed.recv(), 5))
+            assert list(got) == ["id", "message", "created_at"]
+            assert got["message"] == "こんにちは"
+            f = json.loads(await asyncio.wait_for(v1.recv(), 5))
+            assert list(f) == ["type", "id", "message", "created_at", "room", "author"]
+            assert f["author"] == {"id": 1, "username": "alice"} and f["id"] == got["id"]
+            # Invalid messages: seed drops silently, v1 gets an error frame.
+            await seed.send(json.dumps({"message": ""}))
+            await v1.send(json.dumps({"message": 5}))
+            e = json.loads(await asyncio.wait_for(v1.recv(), 5))
+            assert e == {"type": "error", "code": "invalid", "detail": "Not a valid string."}
+            await v1.send(json.dumps({"message": "x" * 201}))
+            e = json.loads(await asyncio.wait_for(v1.recv(), 5))
+            assert e["code"] == "max_length"
+            await v1.send(json.dumps({"type": "typing", "message": "x"}))
+            e = json.loads(await asyncio.wait_for(v1.recv(), 5))
+            assert e["code"] == "unsupported_type"
+            await v1.send(json.dumps({"message": "second"}))
+            assert json.loads(await asyncio.wait_for(seed.recv(), 5))["message"] == "second"
+            # Another room heard nothing but its own presence.
+            f = json.loads(await asyncio.wait_for(elsewhere.recv(), 5))
+            assert f["type"] == "presence"
+            try:
+                extra = await asyncio.wait_for(elsewhere.recv(), 0.3)
+                raise AssertionError("other room got %r" % extra)
+            except asyncio.TimeoutError:
+                pass
+            assert headcount(server, room) == 2
+            # A malformed frame closes with 4400; binary with 1003.
+            await seed.send("not json")
+            try:
+                await asyncio.wait_for(seed.recv(), 5)
+            except websockets.ConnectionClosed as e:
+                assert e.rcvd.code == 4400
+            await v1.send(b"\x00")
+            try:
+                while True:
+                    await asyncio.wait_for(v1.recv(), 5)
+            except websockets.ConnectionClosed as e:
+                assert e.rcvd.code == 1003
+    asyncio.run(go())
+    deadline = time.time() + 5
+    while headcount(server, room) != 0 and time.time() < deadline:
+        time.sleep(0.05)
+    assert headcount(server, room) == 0
+
+
+def test_resume_no_gap_no_duplicate(server):
+    a = user(server, "alice")
+    room = make_room(server)
+
+    async def go():
+        url = ws_url(server, "/ws/chat/%d/" % room)
+        async with websockets.connect(url, subprotocols=[a["access"]]) as w:
+            ids = []
+            for i in range(20):
+                await w.send(json.dumps({"message": "m%d" % i}))
+                ids.append(json.loads(await asyncio.wait_for(w.recv(), 5))["id"])
+            # A second client resumes from the 5th message while the first keeps sending.
+            async with websockets.connect(url + "?after=%d" % ids[4],
+                                          subprotocols=[a["access"]]) as r:
+                sends = [w.send(json.dumps({"message": "live%d" % i})) for i in range(10)]
+                await asyncio.gather(*sends)
+                got = []
+                while len(got) < 25:
+                    got.append(json.loads(await asyncio.wait_for(r.recv(), 5))["id"])
+                assert got == sorted(got) and len(set(got)) == 25
+                assert got[:15] == ids[5:]
+    asyncio.run(go())
+
+
+def test_headcount_after_abrupt_resets(server):
+    a = user(server, "alice")
+    room = make_room(server)
+
+    async def go():
+        url = ws_url(server, "/ws/chat/%d/" % room)
+        for i in range(60):
+            ws = await websockets.connect(url, subprotocols=[a["access"]])
+            if i % 2:
+                await ws.close()
+            else:
+                ws.transport.get_extra_info("socket").setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                ws.transport.abort()
+    asyncio.run(go())
+    deadline = time.time() + 10
+    while headcount(server, room) != 0 and time.time() < deadline:
+        time.sleep(0.05)
+    assert headcount(server, room) == 0
+    m = requests.get(server.url + "/metrics").text
+    assert 'hiroba_ws_connections_open{endpoint="chat"} 0' in m
+
+
+def test_shutdown_closes_with_1001(server):
+    a = user(server, "alice")
+    room = make_room(server)
+
+    async def go():
+        async with websockets.connect(ws_url(server, "/ws/chat/%d/" % room),
+                                      subprotocols=[a["access"]]) as w:
+            server.proc.terminate()
+            try:
+                while True:
+                    await asyncio.wait_for(w.recv(), 5)
+            except websockets.ConnectionClosed as e:
+                assert e.rcvd.code == 1001
+    asyncio.run(go())
+    assert server.proc.wait(timeout=15) == 0
