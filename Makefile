@@ -29,6 +29,7 @@ run: build
 test: build check-layers
 	@$(MAKE) --no-print-directory test-release
 	@$(MAKE) --no-print-directory test-web
+	@$(MAKE) --no-print-directory test-browser
 	@$(MAKE) --no-print-directory test-asan
 
 test-release:

@@ -98,6 +98,8 @@ int hb_app_ws_chat(struct hb_http_request *req, struct hb_http_response *res);
 int hb_app_ws_bbs(struct hb_http_request *req, struct hb_http_response *res);
 /* Streams a BBS event frame (already JSON) to every /ws/bbs/ socket. Thread-safe. */
 void hb_app_ws_bbs_publish(const char *json, size_t len);
+/* Closes every socket of a deleted room with 4404 (API.md §5.1). Thread-safe. */
+void hb_app_ws_room_deleted(int64_t room);
 void hb_app_ws_start(struct hb_app *app);
 void hb_app_ws_stop(void);
 void hb_app_ws_worker_start(struct hb_net_worker *worker);

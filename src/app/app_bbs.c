@@ -16,11 +16,16 @@
 
 void hb_app_bbs_event(struct hb_app *app, const char *type, const char *json, size_t len)
 {
-    /* TODO(#5): fan the event out to every /ws/bbs/ socket (API.md §6.8). */
+    /* The frame is {"type":"<type>", then the object's keys (API.md §6.8). */
+    struct hb_buf frame;
     (void)app;
-    (void)type;
-    (void)json;
-    (void)len;
+    if (len < 2 || json[0] != '{')
+        return;
+    hb_buf_init(&frame, len + 64);
+    (void)hb_buf_printf(&frame, "{\"type\":\"%s\",", type);
+    (void)hb_buf_append(&frame, json + 1, len - 1);
+    hb_app_ws_bbs_publish(frame.data, frame.len);
+    hb_buf_release(&frame);
 }
 
 /* ---- API root: GET /api/ ---- */

@@ -424,8 +424,9 @@ static void write_work(void *arg)
         err = hb_store_room_update(db, job->id, &job->room, meta, json);
         break;
     case HB_APP_ROOM_DELETE:
-        /* TODO(#5): close the room's sockets with 4404 (API.md §5.1). */
         err = hb_store_room_delete(db, job->id, meta);
+        if (err == 0)
+            hb_app_ws_room_deleted(job->id);
         break;
     default:
         HB_BUG("unknown write op");

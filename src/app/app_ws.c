@@ -33,7 +33,7 @@
 #define MESSAGE_MAX      200
 #define BBS_CHANNEL      0
 
-enum event_kind { EV_MESSAGE, EV_PRESENCE, EV_BBS };
+enum event_kind { EV_MESSAGE, EV_PRESENCE, EV_BBS, EV_ROOM_GONE };
 
 /* One published event, shared by every worker and socket. */
 struct event {
@@ -182,6 +182,8 @@ static void deliver_to(struct client *c, struct event *ev)
             return; /* already replayed */
         c->last_id = ev->id;
         send_msg(c, c->is_v1 ? ev->v1 : ev->seed);
+    } else if (ev->kind == EV_ROOM_GONE) {
+        close_with(c, 4404);
     } else if (ev->kind == EV_PRESENCE) {
         if (c->is_v1 && !c->is_replaying)
             send_msg(c, ev->v1);
@@ -687,6 +689,12 @@ void hb_app_ws_bbs_publish(const char *json, size_t len)
         return;
     struct hb_buf b = {.data = (char *)(uintptr_t)json, .len = len};
     publish(BBS_CHANNEL, event_create(EV_BBS, 0, NULL, &b));
+}
+
+void hb_app_ws_room_deleted(int64_t room)
+{
+    if (hub != NULL && room != BBS_CHANNEL)
+        publish(room, event_create(EV_ROOM_GONE, 0, NULL, NULL));
 }
 
 static void ws_metrics(struct hb_buf *out)
