@@ -82,7 +82,7 @@ const struct hb_json *hb_app_body_parse(struct hb_http_request *req, struct hb_h
 
 void hb_app_errors_init(struct hb_app_errors *e)
 {
-    hb_buf_init(&e->json, 1024 * 1024);
+    hb_buf_init(&e->json, (size_t)1024 * 1024);
     e->current = NULL;
 }
 

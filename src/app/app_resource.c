@@ -17,7 +17,7 @@
 
 #define PAGE_SIZE_DEFAULT 10
 #define PAGE_SIZE_MAX     100
-#define LIST_MAX          (256u * 1024 * 1024)
+#define LIST_MAX          ((size_t)256 * 1024 * 1024)
 
 int hb_app__not_found(struct hb_http_response *res)
 {

@@ -13,7 +13,7 @@
 #include "core/buf.h"
 
 /* Cap on one object's JSON (a comment is at most 2000 code points). */
-#define HB_APP_OBJECT_MAX (64 * 1024)
+#define HB_APP_OBJECT_MAX ((size_t)64 * 1024)
 
 /* ---- Answers ---- */
 

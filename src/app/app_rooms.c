@@ -34,7 +34,7 @@ static bool name_taken(struct hb_http_request *req, struct hb_str name, int64_t 
     const struct hb_json *list = NULL;
     bool is_taken = false;
 
-    hb_buf_init(&rooms, 256u * 1024 * 1024);
+    hb_buf_init(&rooms, (size_t)256 * 1024 * 1024);
     if (hb_store_room_list(hb_app_reader(), NULL, &rooms) == 0 &&
         hb_json_parse(req->arena, rooms.data, rooms.len, &list, NULL) == 0) {
         for (const struct hb_json *r = hb_json_first(list); r != NULL; r = hb_json_next(r)) {
