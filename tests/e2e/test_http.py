@@ -214,12 +214,15 @@ def test_missing_slash_redirects_with_query(server):
 
 def test_unmatched_api_path_is_json_404(server):
     for method, path in (("GET", "/api/nothing/"), ("GET", "/api/topics/abc/replies/"),
-                         ("POST", "/api/x/"), ("GET", "/api"), ("DELETE", "/api/")):
+                         ("POST", "/api/x/"), ("GET", "/api/x"), ("DELETE", "/api/nothing/")):
         r = requests.request(method, server.url + path, allow_redirects=False)
         assert r.status_code == 404, path
         assert r.content.decode() == NOT_FOUND
         assert r.headers["Content-Type"] == "application/json"
         assert "Allow" not in r.headers
+    # /api itself redirects: its slashed form is the API root (API.md §4.5).
+    r = requests.get(server.url + "/api", allow_redirects=False)
+    assert r.status_code == 301 and r.headers["Location"] == "/api/"
     # Other methods on SPA paths get the same 404.
     r = requests.post(server.url + "/topic/3/", data=b"{}")
     assert r.status_code == 404 and r.content.decode() == NOT_FOUND
