@@ -1,0 +1,7 @@
+# SPDX-License-Identifier: MIT
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drfpeer.settings")
+application = get_asgi_application()
