@@ -126,9 +126,12 @@ const char *hb_app__origin(struct hb_http_request *req)
     const struct hb_app *app = req->app;
     struct hb_str host = hb_http_request_header(req, "host");
     /* hiroba terminates no TLS and trusts no proxy header yet, so the scheme is http. */
-    if (host.ptr == NULL || host.len == 0)
-        return hb_arena_printf(req->arena, "http://%s:%d", app->cfg.listen_host,
-                               app->cfg.listen_port);
+    if (host.ptr == NULL || host.len == 0) {
+        /* HTTP/1.0 without Host: Django falls back to the server's own name and port. */
+        bool is_v6 = strchr(app->cfg.listen_host, ':') != NULL;
+        return hb_arena_printf(req->arena, "http://%s%s%s:%d", is_v6 ? "[" : "",
+                               app->cfg.listen_host, is_v6 ? "]" : "", app->cfg.listen_port);
+    }
     return hb_arena_printf(req->arena, "http://%.*s", (int)host.len, host.ptr);
 }
 

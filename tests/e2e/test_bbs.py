@@ -11,6 +11,8 @@ import urllib.parse
 import pytest
 import requests
 
+from conftest import recv_all
+
 PW = "password-123"
 NOT_FOUND = {"detail": "見つかりませんでした。"}
 FORBIDDEN = {"detail": "このアクションを実行する権限がありません。"}
@@ -195,6 +197,14 @@ def test_api_root(users):
     r = a.request("HEAD", "/api/")
     assert r.status_code == 200 and r.content == b""
     assert a.post("/api/").status_code == 405
+    # HTTP/1.0 without Host: the listening address.
+    sock = users.server.connect()
+    sock.sendall(b"GET /api/ HTTP/1.0\r\nAuthorization: " +
+                 a.session.headers["Authorization"].encode() + b"\r\n\r\n")
+    raw = recv_all(sock)
+    sock.close()
+    assert raw.startswith(b"HTTP/1.1 200 ")
+    assert ('"topics":"%s/api/topics/"' % base).encode() in raw
 
 
 def test_allow_and_405(users):
@@ -775,3 +785,24 @@ def test_database_constraint_fk(users):
     assert sql(a.server, "PRAGMA foreign_key_check") == []
     assert os.path.exists(db_path(a.server))
     assert urllib.parse.urlsplit(a.server.url).scheme == "http"
+
+
+def test_database_failure_is_500(users):
+    """A store failure answers the fixed 500 body and logs one line; the server keeps going."""
+    a = users.alice
+    cid = new_category(a)["id"]
+    tid = new_topic(a, cid)["id"]
+    sql(a.server, "ALTER TABLE bbs_reply RENAME TO bbs_reply_gone")
+    try:
+        for method, path, body in [("GET", "/api/replies/?id=%d" % tid, None),
+                                   ("GET", "/api/topics/%d/replies/?page=1" % tid, None),
+                                   ("POST", "/api/replies/", {"topic": tid, "comment": "x"}),
+                                   ("DELETE", "/api/topics/%d/" % tid, None)]:
+            r = a.request(method, path, json=body)
+            assert r.status_code == 500, (method, path, r.text)
+            assert r.json() == {"detail": "サーバエラーが発生しました。"}
+    finally:
+        sql(a.server, "ALTER TABLE bbs_reply_gone RENAME TO bbs_reply")
+    assert a.ok("GET", "/api/topics/%d/" % tid)["id"] == tid
+    assert new_reply(a, tid)["topic"] == tid
+    assert a.ok("DELETE", "/api/topics/%d/" % tid) is None
