@@ -1,0 +1,153 @@
+# SPDX-License-Identifier: MIT
+"""`hiroba bench ws`, the WebSocket chat load generator, against the real server: every message
+reaches every socket of its room (zero drops, delivered == expected == sent x room size), the
+latency fields, the rooms it creates (and reuses on a second run), idle sockets with --rate 0,
+and the one-line errors and exit codes for refused connections, a server that is not hiroba,
+bad usage and non-loopback targets. HIROBA_BENCH_BIN may name another binary (default: the
+server's)."""
+import json
+import os
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import requests
+
+from conftest import BIN, free_port
+
+BENCH = os.environ.get("HIROBA_BENCH_BIN", BIN)
+
+def bench_ws(args, timeout=120):
+    return subprocess.run([BENCH, "bench", "ws"] + list(args), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def error_lines(r):
+    return [l for l in r.stderr.splitlines() if l.strip()]
+
+
+def login(server, username="bench", password="bench-password-0123"):
+    r = requests.post(server.url + "/api/token/", json={"username": username, "password": password},
+                      timeout=10)
+    assert r.status_code == 200, r.text
+    return {"Authorization": "Bearer " + r.json()["access"]}
+
+
+def test_every_message_reaches_every_room_member(server):
+    r = bench_ws(["-c", "10", "--rooms", "2", "--rate", "20", "--duration", "2s", "--json",
+                  server.url])
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["mode"] == "ws"
+    assert rep["connections"] == 10 and rep["rooms"] == 2 and rep["connected"] == 10
+    # 10 sockets x 20/s x 2 s, each delivered to the 5 sockets of its room (sender included).
+    assert 350 <= rep["sent"] <= 400, rep
+    assert rep["expected"] == rep["sent"] * 5, rep
+    assert rep["delivered"] == rep["expected"], rep
+    assert rep["drops"] == 0 and rep["errors"] == 0 and rep["foreign"] == 0, rep
+    assert rep["delivered_per_s"] > 0
+    lat = rep["latency_ns"]
+    for key in ("min", "mean", "p50", "p90", "p99", "p99_9", "max"):
+        assert key in lat, lat
+    assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p99_9"] <= lat["max"]
+    assert lat["max"] < 10 * 10**9
+
+    # The rooms exist under their names, and the history holds exactly what was sent.
+    headers = login(server)
+    rooms = {x["name"]: x["id"] for x in
+             requests.get(server.url + "/api/rooms/", headers=headers, timeout=10).json()}
+    assert "bench-1" in rooms and "bench-2" in rooms
+    logs = []
+    for name in ("bench-1", "bench-2"):
+        logs += requests.get(server.url + "/api/rooms/%d/chatlogs/" % rooms[name],
+                             headers=headers, timeout=10).json()
+    assert len(logs) == rep["sent"]
+    assert all(len(x["message"].split(":")) == 3 for x in logs)
+
+
+def test_second_run_reuses_user_and_rooms(server):
+    for _ in range(2):
+        r = bench_ws(["-c", "4", "--rooms", "2", "--rate", "10", "--duration", "500ms", "--json",
+                      server.url])
+        assert r.returncode == 0, r.stderr
+        rep = json.loads(r.stdout)
+        assert rep["drops"] == 0 and rep["delivered"] == rep["expected"] > 0, rep
+    headers = login(server)
+    names = [x["name"] for x in
+             requests.get(server.url + "/api/rooms/", headers=headers, timeout=10).json()]
+    assert sorted(names) == ["bench-1", "bench-2"]
+
+
+def test_text_report_and_idle_sockets(server):
+    r = bench_ws(["-c", "20", "--rate", "0", "--duration", "300ms", server.url])
+    assert r.returncode == 0, r.stderr
+    for word in ("sockets", "sent", "delivered", "latency", "drops", "errors"):
+        assert word in r.stdout, r.stdout
+    assert "20 open" in r.stdout
+
+
+def test_refused_connection():
+    port = free_port()
+    r = bench_ws(["http://127.0.0.1:%d" % port], timeout=30)
+    assert r.returncode == 1
+    lines = error_lines(r)
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("hiroba bench ws: ")
+    assert "connection refused" in lines[0]
+
+
+def test_server_that_is_not_hiroba():
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    try:
+        r = bench_ws(["http://127.0.0.1:%d" % httpd.server_address[1]], timeout=30)
+    finally:
+        httpd.shutdown()
+    assert r.returncode == 1
+    lines = error_lines(r)
+    assert len(lines) == 1 and "HTTP 404" in lines[0], r.stderr
+
+
+def test_wrong_password(server):
+    requests.post(server.url + "/api/register/", json={
+        "username": "taken", "password": "right-password-0123",
+        "password_confirm": "right-password-0123"}, timeout=10)
+    r = bench_ws(["--username", "taken", "--password", "wrong-password-0123", server.url])
+    assert r.returncode == 1
+    lines = error_lines(r)
+    assert len(lines) == 1 and "login" in lines[0], r.stderr
+
+
+def test_bad_usage():
+    for args in ([], ["-c", "0", "http://127.0.0.1:1"], ["--rate", "x", "http://127.0.0.1:1"],
+                 ["--rooms", "3", "-c", "2", "http://127.0.0.1:1"], ["--bogus", "http://x"],
+                 ["ftp://127.0.0.1/"], ["http://127.0.0.1:1", "http://127.0.0.1:2"]):
+        r = bench_ws(args, timeout=30)
+        assert r.returncode == 2, (args, r.stderr)
+        if args:
+            assert len(error_lines(r)) == 1, (args, r.stderr)
+
+
+def test_non_loopback_refused():
+    r = bench_ws(["http://192.0.2.1:8000"], timeout=30)
+    assert r.returncode == 2
+    lines = error_lines(r)
+    assert len(lines) == 1 and "non-loopback" in lines[0], r.stderr
+
+
+def test_help():
+    r = bench_ws(["--help"])
+    assert r.returncode == 0
+    for flag in ("--connections", "--rooms", "--rate", "--duration", "--json", "--username",
+                 "--password", "--allow-remote"):
+        assert flag in r.stdout
