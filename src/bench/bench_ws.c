@@ -37,7 +37,7 @@
 #define NS_PER_MS      1000000ull
 #define MAX_HANDSHAKES 64 /* upgrades in flight during the ramp */
 #define MAX_ATTEMPTS   5  /* connects per socket before it gives up */
-#define READ_BUF_LEN   (64 * 1024)
+#define READ_BUF_LEN   ((size_t)64 * 1024)
 #define MAX_FRAME_LEN  ((size_t)1 << 20)
 #define MAX_OUT_LEN    ((size_t)4 << 20)
 #define MAX_RESP_LEN   ((size_t)16 << 20)
@@ -603,7 +603,7 @@ static void on_message(struct sock *s, const char *data, size_t len, uint64_t no
     static const char key[] = "\"message\":\"";
     const char *end = data + len;
     const char *p = memmem(data, len, key, sizeof(key) - 1);
-    unsigned long long parts[3];
+    unsigned long long parts[3] = {0, 0, 0};
     int n_parts = 0;
     if (p != NULL) {
         p += sizeof(key) - 1;
