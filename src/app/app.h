@@ -93,6 +93,9 @@ int hb_app_room_chatlogs(struct hb_http_request *req, struct hb_http_response *r
  * the replies removed with them), {"id":N,"topic":M} for reply.deleted. Borrowed for the call. */
 void hb_app_bbs_event(struct hb_app *app, const char *type, const char *json, size_t len);
 
+/* GET /api/schema/: OpenAPI 3.1 generated from the route table (app_schema.c). */
+int hb_app_schema(struct hb_http_request *req, struct hb_http_response *res);
+
 /* WebSocket chat and the live BBS stream (app_ws.c, API.md §6). */
 int hb_app_ws_chat(struct hb_http_request *req, struct hb_http_response *res);
 int hb_app_ws_bbs(struct hb_http_request *req, struct hb_http_response *res);

@@ -13,6 +13,7 @@ const struct hb_http_route hb_app_routes[] = {
     {HB_HTTP_POST, "/api/token/verify/", hb_app_token_verify, HB_AUTH_NONE, "Token Verify"},
     {HB_HTTP_POST, "/api/logout/", hb_app_logout, HB_AUTH_REQUIRED, "Logout"},
     {HB_HTTP_GET, "/api/me/", hb_app_me, HB_AUTH_REQUIRED, "Me"},
+    {HB_HTTP_GET, "/api/schema/", hb_app_schema, HB_AUTH_NONE, "Schema"},
     /* BBS (API.md §4) */
     {HB_HTTP_GET, "/api/", hb_app_api_root, HB_AUTH_REQUIRED, "Api Root"},
     {HB_HTTP_GET, "/api/categories/", hb_app_category_list, HB_AUTH_REQUIRED, "Category List"},
