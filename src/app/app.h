@@ -58,8 +58,8 @@ int hb_app_token_verify(struct hb_http_request *req, struct hb_http_response *re
 int hb_app_logout(struct hb_http_request *req, struct hb_http_response *res);
 int hb_app_me(struct hb_http_request *req, struct hb_http_response *res);
 
-/* The BBS and chat REST resources (app_bbs.c, API.md §4, §5, §7.2-7.4). PUT and PATCH share a
- * handler, which reads req->method. */
+/* The BBS and chat REST resources (app_bbs.c, app_rooms.c, app_resource.c; API.md §4, §5,
+ * §7.2-7.4). PUT and PATCH share a handler, which reads req->method. */
 int hb_app_api_root(struct hb_http_request *req, struct hb_http_response *res);
 int hb_app_category_list(struct hb_http_request *req, struct hb_http_response *res);
 int hb_app_category_create(struct hb_http_request *req, struct hb_http_response *res);
