@@ -299,9 +299,3 @@ def test_server_that_closes_early():
     assert r.returncode == 1
     lines = one_line_error(r)
     assert any("closed the connection before responding" in l for l in lines), r.stderr
-
-
-def test_ws_is_a_stub(server):
-    r = bench(["ws", server.url + "/ws/chat/lobby/"])
-    assert r.returncode == 2
-    assert "not yet implemented" in r.stderr
