@@ -36,7 +36,8 @@
 
 static const char usage[] =
     "usage: hiroba bench [options] URL [URL...]\n"
-    "       hiroba bench ws [options] URL       (WebSocket chat load; see 'hiroba bench ws --help')\n"
+    "       hiroba bench ws [options] URL       (WebSocket chat load; see 'hiroba bench ws "
+    "--help')\n"
     "\n"
     "Sends HTTP/1.1 requests to the URLs, round-robin over one keep-alive connection or many,\n"
     "and reports time, requests/s, latency percentiles, status codes and errors per mode.\n"

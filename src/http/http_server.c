@@ -44,8 +44,8 @@ struct hconn {
     bool is_done;           /* the last response is written (or queued): nothing more is parsed */
     bool is_head_timer_set; /* the head deadline of the current request is armed */
     bool sent_continue;
-    bool close_after_response; /* shutting down: the next response closes */
-    bool peer_eof;             /* the client half-closed: answer what it sent, then close */
+    bool close_after_response;      /* shutting down: the next response closes */
+    bool peer_eof;                  /* the client half-closed: answer what it sent, then close */
     hb_http_upgrade_cb *upgrade_cb; /* set by hb_http_server_upgrade(): hand the conn over */
     void *upgrade_data;
 };
