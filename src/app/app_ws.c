@@ -32,6 +32,7 @@
 #define REPLAY_MAX       100000
 #define MESSAGE_MAX      200
 #define BBS_CHANNEL      0
+#define TEXTS_MAX        1024 /* messages of one socket waiting to be stored */
 
 enum event_kind { EV_MESSAGE, EV_PRESENCE, EV_BBS, EV_ROOM_GONE };
 
@@ -49,6 +50,12 @@ struct pending {
     struct event *ev;
 };
 
+struct text {
+    struct text *next;
+    char *data;
+    size_t len;
+};
+
 struct client {
     struct hb_conn *conn;
     struct hb_ws_session *session;
@@ -60,6 +67,9 @@ struct client {
     int64_t after; /* -1: no replay */
     int64_t last_id;
     struct pending *pending, *pending_tail;
+    struct text *texts, *texts_tail; /* client messages waiting to be stored, in arrival order */
+    size_t n_texts;                  /* length of that queue */
+    bool is_storing;                 /* one store job at a time keeps a socket's order */
     bool is_v1;
     bool is_linked;
     bool is_joined; /* this socket added one to headcount */
@@ -146,9 +156,15 @@ static void send_msg(struct client *c, struct hb_ws_msg *msg)
 {
     if (hb_ws_session_state(c->session) != HB_WS_OPEN)
         return;
-    if (hb_ws_session_queued_bytes(c->session) + hb_ws_msg_frame_len(msg) > QUEUE_MAX_BYTES ||
+    /* Frames move from the session to the connection's output at every flush, so the bound
+     * counts both: what the session holds and what the kernel has not taken yet. */
+    size_t queued = hb_ws_session_queued_bytes(c->session) + hb_conn_pending(c->conn);
+    if (queued + hb_ws_msg_frame_len(msg) > QUEUE_MAX_BYTES ||
         hb_ws_session_queued_frames(c->session) >= QUEUE_MAX_FRAMES) {
         atomic_fetch_add(&n_dropped[endpoint(c)], 1);
+        /* Output not yet handed to the kernel starts at a frame boundary: drop it so the close
+         * frame is next on the wire rather than behind a megabyte the client will never read. */
+        hb_buf_reset(hb_conn_out(c->conn));
         close_with(c, 1013);
         return;
     }
@@ -386,18 +402,47 @@ static void store_work(void *arg)
     pthread_mutex_unlock(&publish_lock);
 }
 
+static void store_next(struct client *c);
+
 static void store_done(struct hb_conn *conn, void *arg)
 {
     struct store_job *job = arg;
     struct client *c = hb_conn_is_closing(conn) ? NULL : hb_conn_data(conn);
-    if (c != NULL && job->rc < 0) {
-        hb_log_error("chat: storing a message in room %lld: %s", (long long)job->room,
-                     hb_strerror(job->rc));
-        close_with(c, job->rc == HB_ECONFLICT ? 4404 : 1011);
+    if (c != NULL) {
+        c->is_storing = false;
+        if (job->rc < 0) {
+            hb_log_error("chat: storing a message in room %lld: %s", (long long)job->room,
+                         hb_strerror(job->rc));
+            close_with(c, job->rc == HB_ECONFLICT ? 4404 : 1011);
+        } else {
+            store_next(c);
+        }
     }
     free(job->username);
     free(job->text);
     free(job);
+}
+
+/* Starts storing the socket's oldest waiting message unless one is being stored: messages of
+ * one socket are stored (and so numbered) in the order they arrived. */
+static void store_next(struct client *c)
+{
+    struct text *t = c->texts;
+    if (c->is_storing || t == NULL)
+        return;
+    c->texts = t->next;
+    c->n_texts--;
+    if (c->texts == NULL)
+        c->texts_tail = NULL;
+    struct store_job *job = hb_xcalloc(1, sizeof(*job));
+    job->room = c->room;
+    job->author_id = c->user_id;
+    job->username = hb_xstrdup(c->username);
+    job->text = t->data;
+    job->len = t->len;
+    free(t);
+    c->is_storing = true;
+    hb_conn_queue_work(c->conn, store_work, store_done, job);
 }
 
 static void v1_error(struct client *c, const char *code, const char *detail)
@@ -452,14 +497,23 @@ static void on_text(struct hb_ws_session *s, const char *data, size_t len)
             v1_error(c, code, detail);
         goto out;
     }
-    struct store_job *job = hb_xcalloc(1, sizeof(*job));
-    job->room = c->room;
-    job->author_id = c->user_id;
-    job->username = hb_xstrdup(c->username);
-    job->text = hb_xmalloc(text.len + 1);
-    memcpy(job->text, text.ptr, text.len);
-    job->len = text.len;
-    hb_conn_queue_work(c->conn, store_work, store_done, job);
+    if (c->n_texts >= TEXTS_MAX) {
+        /* A client sending faster than the database stores is throttled by being closed. */
+        close_with(c, 1013);
+        goto out;
+    }
+    struct text *t = hb_xmalloc(sizeof(*t));
+    c->n_texts++;
+    t->next = NULL;
+    t->data = hb_xmalloc(text.len + 1);
+    memcpy(t->data, text.ptr, text.len);
+    t->len = text.len;
+    if (c->texts_tail != NULL)
+        c->texts_tail->next = t;
+    else
+        c->texts = t;
+    c->texts_tail = t;
+    store_next(c);
 out:
     hb_arena_release(&arena);
 }
@@ -525,6 +579,11 @@ static void ws_on_shutdown(struct hb_conn *conn)
 
 static void client_free(struct client *c)
 {
+    for (struct text *t = c->texts, *next; t != NULL; t = next) {
+        next = t->next;
+        free(t->data);
+        free(t);
+    }
     for (struct pending *p = c->pending, *next; p != NULL; p = next) {
         next = p->next;
         event_unref(p->ev);
