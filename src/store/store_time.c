@@ -86,11 +86,26 @@ static void civil_from_seconds(int64_t s, struct civil *c)
 /* The configured zone's UTC offset in seconds at Unix time t. */
 static int64_t utc_offset(int64_t t)
 {
+    /* List responses format a date per row, and localtime_r() takes glibc's global lock: cache
+     * the offset per thread for the quarter hour (every zone changes offset on a quarter-hour
+     * boundary of UTC in modern times). */
+    static _Thread_local int64_t cached_window = INT64_MIN;
+    static _Thread_local int64_t cached_offset;
+    static _Thread_local char cached_zone[2][16];
+    int64_t window = floor_div(t, 900);
+    /* The zone's names tell a tzset() to another zone apart (tests switch zones). */
+    if (window == cached_window && strncmp(cached_zone[0], tzname[0], 15) == 0 &&
+        strncmp(cached_zone[1], tzname[1], 15) == 0)
+        return cached_offset;
     time_t tt = (time_t)t;
     struct tm tm;
     if (localtime_r(&tt, &tm) == NULL)
         return 0;
-    return tm.tm_gmtoff;
+    cached_window = window;
+    cached_offset = tm.tm_gmtoff;
+    snprintf(cached_zone[0], sizeof(cached_zone[0]), "%s", tzname[0]);
+    snprintf(cached_zone[1], sizeof(cached_zone[1]), "%s", tzname[1]);
+    return cached_offset;
 }
 
 int64_t hb_store_time_from_local(int64_t local_s)
@@ -137,9 +152,31 @@ size_t hb_store_time_format_display(int64_t us, char out[static HB_STORE_TIME_DI
     int64_t s = floor_div(us, US_PER_S);
     struct civil c;
     civil_from_seconds(s + utc_offset(s), &c);
-    int n = snprintf(out, HB_STORE_TIME_DISPLAY_SIZE, "%04d年%02d月%02d日 %02d時%02d分%02d秒",
-                     (int)c.year, c.month, c.day, c.hour, c.minute, c.second);
-    return n > 0 && n < HB_STORE_TIME_DISPLAY_SIZE ? (size_t)n : 0;
+    if (c.year < 0 || c.year > 9999) {
+        int n = snprintf(out, HB_STORE_TIME_DISPLAY_SIZE, "%04d年%02d月%02d日 %02d時%02d分%02d秒",
+                         (int)c.year, c.month, c.day, c.hour, c.minute, c.second);
+        return n > 0 && n < HB_STORE_TIME_DISPLAY_SIZE ? (size_t)n : 0;
+    }
+    /* The hot path of every list: digits by hand rather than through vfprintf. */
+    char *p = out;
+    int year = (int)c.year;
+    *p++ = (char)('0' + year / 1000);
+    *p++ = (char)('0' + year / 100 % 10);
+    *p++ = (char)('0' + year / 10 % 10);
+    *p++ = (char)('0' + year % 10);
+    const int parts[5] = {c.month, c.day, c.hour, c.minute, c.second};
+    static const char *const units[6] = {"年", "月", "日 ", "時", "分", "秒"};
+    memcpy(p, units[0], 3);
+    p += 3;
+    for (int i = 0; i < 5; i++) {
+        *p++ = (char)('0' + parts[i] / 10);
+        *p++ = (char)('0' + parts[i] % 10);
+        size_t n = strlen(units[i + 1]);
+        memcpy(p, units[i + 1], n);
+        p += n;
+    }
+    *p = '\0';
+    return (size_t)(p - out);
 }
 
 /* A cursor over the text being parsed. Every reader returns false on a mismatch. */
