@@ -43,6 +43,7 @@ static int on_message_begin(llhttp_t *ll)
     struct hb_http_parser *p = of(ll);
     p->_url.len = 0;
     p->_n_headers = 0;
+    p->_n_fields = 0;
     p->_field_open = false;
     p->_n_host = 0;
     p->_has_te = false;
@@ -63,42 +64,46 @@ static int on_url(llhttp_t *ll, const char *at, size_t len)
     return 0;
 }
 
-/* Trailer fields (after a chunked body) are parsed by llhttp but never become headers: merging
- * them would let a trailer override what was checked in the head (RFC 9110 §6.5.1). */
-static int count_trailer(struct hb_http_parser *p, size_t len)
-{
-    p->_trailer_len += len;
-    if (p->_trailer_len > p->limits.max_head_len)
-        return fail(p, 431, "trailer fields too large");
-    return 0;
-}
+/* Data callbacks only record: llhttp calls them for partial spans at the end of each execute,
+ * so a check made there would fire at a point that depends on how the input was split. Every
+ * check runs in a *_complete callback, at a fixed byte of the stream. */
 
 static int on_header_field(llhttp_t *ll, const char *at, size_t len)
 {
     struct hb_http_parser *p = of(ll);
-    if (p->headers_complete)
-        return count_trailer(p, len);
-    if (!p->_field_open) {
-        /* A new field begins (llhttp may deliver one name in several pieces). */
-        if (p->_n_headers >= p->limits.max_headers || p->_n_headers >= HB_HTTP_MAX_HEADERS)
-            return fail(p, 431, "too many header fields");
-        p->_names[p->_n_headers] = (struct hb_http_span){0, 0};
-        p->_values[p->_n_headers] = (struct hb_http_span){UINT32_MAX, 0};
-        p->_n_headers++;
-        p->_field_open = true;
+    if (p->headers_complete) {
+        /* Trailer fields (after a chunked body) are parsed by llhttp but never become headers:
+         * merging them would let a trailer override what was checked in the head (RFC 9110
+         * §6.5.1). They count against the head limit. */
+        p->_trailer_len += len;
+        return 0;
     }
-    extend(p, &p->_names[p->_n_headers - 1], at, len);
+    if (!p->_field_open) {
+        /* A new field begins (llhttp may deliver one name in several pieces). Fields beyond
+         * the array are counted, not stored: the count is checked when the field ends. */
+        p->_field_open = true;
+        p->_n_fields++;
+        if (p->_n_fields <= HB_HTTP_MAX_HEADERS) {
+            p->_names[p->_n_fields - 1] = (struct hb_http_span){0, 0};
+            p->_values[p->_n_fields - 1] = (struct hb_http_span){UINT32_MAX, 0};
+            p->_n_headers = p->_n_fields;
+        }
+    }
+    if (p->_n_fields <= HB_HTTP_MAX_HEADERS)
+        extend(p, &p->_names[p->_n_fields - 1], at, len);
     return 0;
 }
 
 static int on_header_value(llhttp_t *ll, const char *at, size_t len)
 {
     struct hb_http_parser *p = of(ll);
-    if (p->headers_complete)
-        return count_trailer(p, len);
-    if (!p->_field_open)
-        return fail(p, 400, "empty header name"); /* ": value" */
-    struct hb_http_span *v = &p->_values[p->_n_headers - 1];
+    if (p->headers_complete) {
+        p->_trailer_len += len;
+        return 0;
+    }
+    if (!p->_field_open || p->_n_fields > HB_HTTP_MAX_HEADERS)
+        return 0; /* ": value" is refused when the field ends */
+    struct hb_http_span *v = &p->_values[p->_n_fields - 1];
     if (v->off == UINT32_MAX) {
         v->off = off(p, at);
         v->len = 0;
@@ -133,12 +138,17 @@ static bool is_token(struct hb_str s)
 static int on_header_value_complete(llhttp_t *ll)
 {
     struct hb_http_parser *p = of(ll);
-    if (p->headers_complete)
+    if (p->headers_complete) {
+        if (p->_trailer_len > p->limits.max_head_len)
+            return fail(p, 431, "trailer fields too large");
         return 0;
+    }
     if (!p->_field_open)
-        return fail(p, 400, "empty header name");
+        return fail(p, 400, "empty header name"); /* ": value" */
     p->_field_open = false;
-    int i = p->_n_headers - 1;
+    if (p->_n_fields > p->limits.max_headers)
+        return fail(p, 431, "too many header fields");
+    int i = p->_n_fields - 1;
     if (p->_values[i].off == UINT32_MAX) {
         /* An empty value: point it at the end of the name, a real offset that shifts along. */
         p->_values[i] = (struct hb_http_span){p->_names[i].off + p->_names[i].len, 0};
@@ -260,6 +270,8 @@ void hb_http_parser_init(struct hb_http_parser *p, const struct hb_http_limits *
     memset(p, 0, sizeof(*p));
     settings_init();
     p->limits = *limits;
+    if (p->limits.max_headers > HB_HTTP_MAX_HEADERS)
+        p->limits.max_headers = HB_HTTP_MAX_HEADERS;
     llhttp_init(&p->_ll, HTTP_REQUEST, &settings);
     p->_ll.data = p;
     hb_buf_init(&p->body, limits->max_body_len);
@@ -272,35 +284,74 @@ void hb_http_parser_release(struct hb_http_parser *p)
     hb_buf_release(&p->body);
 }
 
-static int scan_fail(struct hb_http_parser *p, size_t i, unsigned char prev, int status,
-                     const char *reason)
+/* A byte that needs no attention inside a head line: printable ASCII, space, or obs-text. */
+static inline bool is_plain_byte(unsigned char c)
+{
+    return c >= 0x20 && c != 0x7f;
+}
+
+struct scan_error {
+    int status;
+    const char *reason;
+};
+
+static int scan_fail(struct hb_http_parser *p, size_t i, unsigned char prev, struct scan_error *err,
+                     int status, const char *reason)
 {
     p->_scan_pos = i;
     p->_scan_prev = prev;
-    fail(p, status, reason);
+    err->status = status;
+    err->reason = reason;
     return HB_EPROTO;
 }
 
-/* Scans head bytes buf[p->_scan_pos..len) for what RFC 9112 lets us reject, one byte at a time
- * so the first offending byte decides the answer however the input was split. Stops after the
- * blank line ending the head. Empty lines before the request line are allowed (§2.2). Returns 0
- * or HB_EPROTO. */
-static int scan_head(struct hb_http_parser *p, const char *buf, size_t len)
+/* Scans head bytes buf[p->_scan_pos..len) for what RFC 9112 lets us reject, one byte at a time.
+ * Stops after the blank line ending the head. Empty lines before the request line are allowed
+ * (§2.2). Returns 0, or HB_EPROTO with *err set and _scan_pos at the offending byte. */
+static int scan_head(struct hb_http_parser *p, const char *buf, size_t len, struct scan_error *err)
 {
     size_t i = p->_scan_pos;
     unsigned char prev = p->_scan_prev;
     bool line_start = p->_scan_line_start;
     size_t limit = p->_start + p->limits.max_head_len; /* offset of the first byte too many */
 
+    size_t end = len < limit ? len : limit;
     for (; i < len; i++) {
+        if (!line_start && prev != '\r' && i < end) {
+            /* Fast path: skip a run of ordinary bytes (no CR, LF, CTL or DEL; inside the
+             * request line no whitespace either). Most of a head is such runs. */
+            size_t run = i;
+            if (p->_scan_in_request_line) {
+                while (run < end && is_plain_byte((unsigned char)buf[run]) && buf[run] != ' ')
+                    run++;
+                if (p->_scan_n_spaces == 1) {
+                    p->_scan_target_len += run - i;
+                    if (p->_scan_target_len > p->limits.max_target_len) {
+                        size_t over = p->_scan_target_len - p->limits.max_target_len;
+                        p->_scan_target_len = p->limits.max_target_len + 1;
+                        return scan_fail(p, run - over, (unsigned char)buf[run - over - 1], err,
+                                         414, "request target too long");
+                    }
+                }
+            } else {
+                while (run < end && (is_plain_byte((unsigned char)buf[run]) || buf[run] == '\t'))
+                    run++;
+            }
+            if (run > i) {
+                prev = (unsigned char)buf[run - 1];
+                i = run;
+                if (i >= len)
+                    break;
+            }
+        }
         unsigned char c = (unsigned char)buf[i];
         if (i >= limit)
-            return scan_fail(p, i, prev, 431, "head too large");
+            return scan_fail(p, i, prev, err, 431, "head too large");
         if (prev == '\r' && c != '\n')
-            return scan_fail(p, i, prev, 400, "bare CR");
+            return scan_fail(p, i, prev, err, 400, "bare CR");
         if (c == '\n') {
             if (prev != '\r')
-                return scan_fail(p, i, prev, 400, "bare LF");
+                return scan_fail(p, i, prev, err, 400, "bare LF");
             if (line_start && p->has_started) {
                 /* The blank line: the head ends here. */
                 p->_scan_in_head = false;
@@ -311,9 +362,9 @@ static int scan_head(struct hb_http_parser *p, const char *buf, size_t len)
             line_start = true;
         } else if (c != '\r') {
             if ((c < 0x20 && c != '\t') || c == 0x7f)
-                return scan_fail(p, i, prev, 400, "control byte in head");
+                return scan_fail(p, i, prev, err, 400, "control byte in head");
             if (line_start && (c == ' ' || c == '\t'))
-                return scan_fail(p, i, prev, 400,
+                return scan_fail(p, i, prev, err, 400,
                                  p->has_started ? "obs-fold" : "whitespace before request line");
             if (!p->has_started) {
                 p->has_started = true;
@@ -322,12 +373,12 @@ static int scan_head(struct hb_http_parser *p, const char *buf, size_t len)
             if (p->_scan_in_request_line) {
                 /* method SP request-target SP HTTP-version, single spaces (RFC 9112 §3). */
                 if (c == '\t' || (c == ' ' && prev == ' '))
-                    return scan_fail(p, i, prev, 400, "whitespace in request line");
+                    return scan_fail(p, i, prev, err, 400, "whitespace in request line");
                 if (c == ' ') {
                     p->_scan_n_spaces++;
                 } else if (p->_scan_n_spaces == 1 &&
                            ++p->_scan_target_len > p->limits.max_target_len) {
-                    return scan_fail(p, i, prev, 414, "request target too long");
+                    return scan_fail(p, i, prev, err, 414, "request target too long");
                 }
             }
             line_start = false;
@@ -340,21 +391,10 @@ static int scan_head(struct hb_http_parser *p, const char *buf, size_t len)
     return 0;
 }
 
-int hb_http_parser_execute(struct hb_http_parser *p, const char *buf, size_t pos, size_t len)
+/* Runs llhttp over buf[pos..len). Returns the bytes consumed (fewer only when a request
+ * completed) or HB_EPROTO. */
+static int run_llhttp(struct hb_http_parser *p, const char *buf, size_t pos, size_t len)
 {
-    if (p->error_status != 0)
-        return HB_EPROTO;
-    if (pos >= len)
-        return 0;
-    if (p->_scan_in_head) {
-        if (p->_scan_pos < pos)
-            p->_scan_pos = pos;
-        if (scan_head(p, buf, len) < 0)
-            return HB_EPROTO;
-        /* Feed llhttp only what the scanner has approved. */
-        if (p->_scan_in_head)
-            len = p->_scan_pos;
-    }
     p->_base = buf;
     size_t at = pos;
     for (;;) {
@@ -382,6 +422,33 @@ int hb_http_parser_execute(struct hb_http_parser *p, const char *buf, size_t pos
         }
         return HB_EPROTO;
     }
+}
+
+int hb_http_parser_execute(struct hb_http_parser *p, const char *buf, size_t pos, size_t len)
+{
+    struct scan_error scan = {0, NULL};
+    if (p->error_status != 0)
+        return HB_EPROTO;
+    if (pos >= len)
+        return 0;
+    if (p->_scan_in_head) {
+        if (p->_scan_pos < pos)
+            p->_scan_pos = pos;
+        (void)scan_head(p, buf, len, &scan);
+        /* Feed llhttp only what the scanner has approved: up to the end of the head, or up to
+         * the offending byte, so an error llhttp finds before it still wins, as it would have
+         * with smaller reads. The answer never depends on how the input was split. */
+        if (p->_scan_in_head)
+            len = p->_scan_pos;
+    }
+    int n = pos < len ? run_llhttp(p, buf, pos, len) : 0;
+    if (n < 0)
+        return n;
+    if (scan.status != 0) {
+        fail(p, scan.status, scan.reason);
+        return HB_EPROTO;
+    }
+    return n;
 }
 
 /* A server must accept the absolute-form "http://host/path" (RFC 9112 §3.2.2); routing uses its

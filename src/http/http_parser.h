@@ -23,7 +23,7 @@
 struct hb_http_limits {
     size_t max_head_len;   /* request line + headers, bytes (431) */
     size_t max_target_len; /* request target, bytes (414) */
-    int max_headers;       /* header fields (431) */
+    int max_headers;       /* header fields (431), at most HB_HTTP_MAX_HEADERS */
     size_t max_body_len;   /* declared or de-chunked body, bytes (413) */
 };
 
@@ -49,7 +49,8 @@ struct hb_http_parser {
     struct hb_http_span _url;
     struct hb_http_span _names[HB_HTTP_MAX_HEADERS];
     struct hb_http_span _values[HB_HTTP_MAX_HEADERS];
-    int _n_headers;
+    int _n_headers;   /* fields stored (at most HB_HTTP_MAX_HEADERS) */
+    int _n_fields;    /* fields begun, stored or not */
     bool _field_open; /* a field's name has begun and its value is not complete */
     int _n_host;
     bool _has_te;
