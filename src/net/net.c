@@ -39,8 +39,10 @@ struct hb_conn {
     struct hb_net_worker *worker;
     void *data;
     void (*app_timer_cb)(struct hb_conn *conn);
-    struct hb_buf out;      /* appended by the protocol layer */
-    struct hb_buf inflight; /* owned by the queued uv_write */
+    uint64_t deadline;       /* loop time the handler's timeout is due; 0: none */
+    uint64_t armed_deadline; /* loop time the uv timer fires (<= deadline when armed) */
+    struct hb_buf out;       /* appended by the protocol layer */
+    struct hb_buf inflight;  /* owned by the queued uv_write */
     struct hb_conn *prev, *next;
     int n_handles_open;
     int n_work; /* thread-pool jobs still referring to the conn */
@@ -473,21 +475,39 @@ void hb_conn_read_start(struct hb_conn *conn)
 
 /* ---- timers ---- */
 
+/* The connection timer is re-armed after nearly every request (keep-alive, head deadline), so it
+ * is lazy: a later deadline than the armed one is only recorded, and when the timer fires early
+ * it re-arms itself for the rest. Stopping only clears the deadline. This keeps libuv's timer
+ * heap out of the per-request path. */
 static void on_timer(uv_timer_t *timer)
 {
     struct hb_conn *conn = timer->data;
-    if (!conn->is_closing)
-        conn->handler->on_timeout(conn);
+    if (conn->is_closing || conn->deadline == 0)
+        return;
+    uint64_t now = uv_now(&conn->worker->loop);
+    if (now < conn->deadline) {
+        conn->armed_deadline = conn->deadline;
+        uv_timer_start(&conn->timer, on_timer, conn->deadline - now, 0);
+        return;
+    }
+    conn->deadline = 0;
+    conn->worker->net->cfg->handler->on_timeout(conn);
 }
 
 void hb_conn_set_timeout(struct hb_conn *conn, uint64_t timeout_ms)
 {
     if (conn->is_closing || conn->is_lingering)
         return;
-    if (timeout_ms == 0)
-        uv_timer_stop(&conn->timer);
-    else
-        uv_timer_start(&conn->timer, on_timer, timeout_ms, 0);
+    if (timeout_ms == 0) {
+        conn->deadline = 0;
+        return;
+    }
+    uint64_t deadline = uv_now(&conn->worker->loop) + timeout_ms;
+    conn->deadline = deadline;
+    if (uv_is_active((uv_handle_t *)&conn->timer) && conn->armed_deadline <= deadline)
+        return; /* fires early, then re-arms for the rest */
+    conn->armed_deadline = deadline;
+    uv_timer_start(&conn->timer, on_timer, timeout_ms, 0);
 }
 
 static void on_app_timer(uv_timer_t *timer)
