@@ -491,7 +491,7 @@ static void on_timer(uv_timer_t *timer)
         return;
     }
     conn->deadline = 0;
-    conn->worker->net->cfg->handler->on_timeout(conn);
+    conn->handler->on_timeout(conn);
 }
 
 void hb_conn_set_timeout(struct hb_conn *conn, uint64_t timeout_ms)
