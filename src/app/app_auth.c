@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "app/app.h"
@@ -39,10 +41,15 @@ void hb_app_hash_begin(void)
     pthread_once(&hash_slots_once, hash_slots_init);
     while (sem_wait(&hash_slots) != 0)
         ;
+    /* Hashing yields the CPU to the event loops: nice 19 for this thread while it hashes. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 }
 
 void hb_app_hash_end(void)
 {
+    /* Back to normal for the database work this pool thread does next (an unprivileged process
+     * may not be allowed to: the thread then stays nice, which costs only its own latency). */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 0);
     sem_post(&hash_slots);
 }
 
