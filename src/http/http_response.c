@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "json/json.h"
+
 #define HEADERS_MAX (64u * 1024)
 #define BODY_MAX    (256u * 1024 * 1024)
 
@@ -53,40 +55,11 @@ void hb_http_response_json(struct hb_http_response *res, int status, const char 
 
 int hb_http_json_string(struct hb_buf *buf, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-    int err = hb_buf_append_char(buf, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < len && err == 0; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        err = hb_buf_append(buf, s + run, i - run);
-        run = i + 1;
-        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-        switch (c) {
-        case '"':
-        case '\\':
-            esc[1] = (char)c;
-            err = err ? err : hb_buf_append(buf, esc, 2);
-            break;
-        case '\n':
-            err = err ? err : hb_buf_append(buf, "\\n", 2);
-            break;
-        case '\r':
-            err = err ? err : hb_buf_append(buf, "\\r", 2);
-            break;
-        case '\t':
-            err = err ? err : hb_buf_append(buf, "\\t", 2);
-            break;
-        default:
-            err = err ? err : hb_buf_append(buf, esc, 6);
-        }
-    }
-    if (err == 0)
-        err = hb_buf_append(buf, s + run, len - run);
-    if (err == 0)
-        err = hb_buf_append_char(buf, '"');
-    return err;
+    /* One JSON escaper in the tree: the json layer's writer. */
+    struct hb_json_writer w;
+    hb_json_writer_init(&w, buf);
+    hb_json_write_string(&w, s, len);
+    return hb_json_writer_finish(&w);
 }
 
 void hb_http_response_detail(struct hb_http_response *res, int status, const char *detail)
