@@ -99,6 +99,9 @@ def test_refused_connection():
 def test_server_that_is_not_hiroba():
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
+            # Read the body first: closing with unread input would reset the connection and
+            # could destroy the 404 before the client reads it.
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
             self.send_response(404)
             self.send_header("Content-Length", "0")
             self.end_headers()
