@@ -53,6 +53,10 @@ uint64_t hb_bench__take(struct hb_bench__run *run, uint64_t want, uint64_t *firs
 /* True while requests remain in the budget (always true in duration mode). */
 bool hb_bench__has_budget(struct hb_bench__run *run);
 
+/* Parses a duration: "250ms", "10s", "1.5s", "2m", "1h", "100us"; a bare number is seconds.
+ * Accepts 1 ns to 7 days. Returns false for anything else. */
+bool hb_bench__parse_duration(const char *text, uint64_t *out_ns);
+
 /* A lower-case description of err, a hiroba code or a negative errno ("connection refused"),
  * for one-line messages. The string is static. */
 const char *hb_bench__strerror(int err);

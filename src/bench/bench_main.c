@@ -147,8 +147,7 @@ static bool parse_int(const char *text, int min, int max, int *out)
     return true;
 }
 
-/* "250ms", "10s", "1.5s", "2m", "1h", "100us"; a bare number is seconds. */
-static bool parse_duration(const char *text, uint64_t *out_ns)
+bool hb_bench__parse_duration(const char *text, uint64_t *out_ns)
 {
     char *end;
     errno = 0;
@@ -269,7 +268,7 @@ static int apply_option(struct options *o, const struct opt_def *d, const char *
             return usage_error("bad --requests '%s': expected 1 to 1000000000", val);
         return 0;
     case OPT_DURATION:
-        if (!parse_duration(val, &o->duration_ns))
+        if (!hb_bench__parse_duration(val, &o->duration_ns))
             return usage_error("bad --duration '%s': expected e.g. 500ms, 10s, 2m", val);
         return 0;
     case OPT_RATE: {
@@ -280,12 +279,13 @@ static int apply_option(struct options *o, const struct opt_def *d, const char *
         return 0;
     }
     case OPT_TIMEOUT:
-        if (!parse_duration(val, &v) || v < 1000000)
+        if (!hb_bench__parse_duration(val, &v) || v < 1000000)
             return usage_error("bad --timeout '%s': expected e.g. 2s, at least 1ms", val);
         o->timeout_ms = v / 1000000;
         return 0;
     case OPT_TIME_LIMIT:
-        if (!parse_duration(val, &o->time_limit_ns) || o->time_limit_ns > 24ull * 3600 * NS_PER_S)
+        if (!hb_bench__parse_duration(val, &o->time_limit_ns) ||
+            o->time_limit_ns > 24ull * 3600 * NS_PER_S)
             return usage_error("bad --time-limit '%s': expected e.g. 60s, at most 24h", val);
         return 0;
     case OPT_METHOD:

@@ -170,32 +170,10 @@ static bool parse_int(const char *text, long min, long max, int *out)
     return true;
 }
 
-/* "250ms", "10s", "1.5s", "2m", "1h"; a bare number is seconds. */
+/* A duration of the shared syntax (hb_bench__parse_duration), at most a day. */
 static bool parse_duration(const char *text, uint64_t *out_ns)
 {
-    char *end;
-    errno = 0;
-    if ((text[0] < '0' || text[0] > '9') && text[0] != '.')
-        return false;
-    double v = strtod(text, &end);
-    if (errno != 0 || !isfinite(v) || v < 0)
-        return false;
-    double scale;
-    if (*end == '\0' || strcmp(end, "s") == 0)
-        scale = 1e9;
-    else if (strcmp(end, "ms") == 0)
-        scale = 1e6;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-        scale = 60e9;
-    else if (strcmp(end, "h") == 0)
-        scale = 3600e9;
-    else
-        return false;
-    double ns = v * scale;
-    if (ns < 1 || ns > 24 * 3600e9)
-        return false;
-    *out_ns = (uint64_t)ns;
-    return true;
+    return hb_bench__parse_duration(text, out_ns) && *out_ns <= 24ull * 3600 * 1000000000;
 }
 
 static bool is_opt(const char *name, const char *long_name, const char *short_name)
