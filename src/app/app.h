@@ -103,10 +103,35 @@ int hb_app_ws_bbs(struct hb_http_request *req, struct hb_http_response *res);
 void hb_app_ws_bbs_publish(const char *json, size_t len);
 /* Closes every socket of a deleted room with 4404 (API.md §5.1). Thread-safe. */
 void hb_app_ws_room_deleted(int64_t room);
+/* What the relay hands to this instance's sockets (app_relay.c calls them). Thread-safe. */
+void hb_app_ws_deliver_message(int64_t room, int64_t id, const char *seed, size_t seed_len,
+                               const char *v1, size_t v1_len);
+void hb_app_ws_deliver_presence(int64_t room, int64_t headcount);
+void hb_app_ws_deliver_room_gone(int64_t room);
+void hb_app_ws_deliver_bbs(const char *json, size_t len);
 void hb_app_ws_start(struct hb_app *app);
 void hb_app_ws_stop(void);
 void hb_app_ws_worker_start(struct hb_net_worker *worker);
 void hb_app_ws_worker_stop(struct hb_net_worker *worker);
+
+/* Chat order, headcount and events across instances (app_relay.c). The instance id names this
+ * process in hiroba_instance/hiroba_presence and in Redis events. */
+struct hb_str hb_app_instance(void);
+int hb_app_relay_start(struct hb_app *app);
+void hb_app_relay_stop(void);
+/* A message this instance stored, offered to the room's sequencer and published to Redis. Call
+ * between hb_app_relay_lock() and hb_app_relay_unlock(), with the insert inside them. */
+void hb_app_relay_lock(void);
+void hb_app_relay_unlock(void);
+void hb_app_relay_message(int64_t room, int64_t id, int64_t prev, const struct hb_buf *seed,
+                          const struct hb_buf *v1);
+/* Local delivery plus Redis, for events this instance originates. Thread-safe. */
+void hb_app_relay_presence(int64_t room, int64_t headcount);
+void hb_app_relay_room_gone(int64_t room);
+void hb_app_relay_bbs(const char *json, size_t len);
+/* A socket of this instance joined (last_id: the room's last message then) or left a room. */
+void hb_app_relay_joined(int64_t room, int64_t last_id);
+void hb_app_relay_left(int64_t room);
 
 /* Demo and operations handlers (app_demo.c, app_ops.c). */
 int hb_app_hello(struct hb_http_request *req, struct hb_http_response *res);

@@ -146,9 +146,6 @@ int hb_app_serve_main(int argc, char **argv)
         goto out;
     if (hb_app_store_open(&app.cfg, &app.store) < 0)
         goto out;
-    /* One instance owns the database: sockets of a crashed run left stale counts (API.md §6.3). */
-    if (app.cfg.redis == NULL)
-        (void)hb_store_room_reset_headcounts(hb_store_writer(app.store));
 
     if (hb_http_router_create(hb_app_routes, hb_app_n_routes, &app.router) < 0)
         goto out;
@@ -194,9 +191,15 @@ int hb_app_serve_main(int argc, char **argv)
         .ctx = &app,
     };
     hb_app_ws_start(&app);
+    if (hb_app_relay_start(&app) < 0) {
+        hb_app_relay_stop();
+        hb_app_ws_stop();
+        goto out;
+    }
     hb_app_purge_start(app.store);
     err = hb_net_serve(&net);
     hb_app_purge_stop();
+    hb_app_relay_stop();
     hb_app_ws_stop();
     if (err == 0) {
         hb_log_info("drained, exiting");

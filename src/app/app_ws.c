@@ -83,7 +83,6 @@ struct ws_worker {
 
 static struct hb_hub *hub;
 static struct hb_app *ws_app;
-static pthread_mutex_t publish_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local struct ws_worker *this_worker;
 static _Thread_local char read_buf[64 * 1024];
 static atomic_long n_open[2], n_fanned[2], n_dropped[2];
@@ -248,8 +247,10 @@ static void unlink_client(struct client *c)
 
 /* ---- presence and headcount (thread pool) ---- */
 
-static void publish_presence(int64_t room, int64_t headcount)
+void hb_app_ws_deliver_presence(int64_t room, int64_t headcount)
 {
+    if (hub == NULL)
+        return;
     char json[80];
     snprintf(json, sizeof(json), "{\"type\":\"presence\",\"headcount\":%lld}",
              (long long)headcount);
@@ -266,7 +267,8 @@ struct leave_job {
 static void leave_work(void *arg)
 {
     struct leave_job *job = arg;
-    job->rc = hb_store_room_leave(hb_store_writer(ws_app->store), job->room, &job->headcount);
+    job->rc = hb_store_room_leave(hb_store_writer(ws_app->store), job->room, hb_app_instance(),
+                                  &job->headcount);
 }
 
 static void leave_done(struct hb_conn *conn, void *arg)
@@ -274,7 +276,7 @@ static void leave_done(struct hb_conn *conn, void *arg)
     struct leave_job *job = arg;
     (void)conn;
     if (job->rc == 0)
-        publish_presence(job->room, job->headcount);
+        hb_app_relay_presence(job->room, job->headcount);
     free(job);
 }
 
@@ -292,6 +294,7 @@ struct join_job {
     int64_t after;
     bool is_v1;
     int64_t headcount;
+    int64_t last_id; /* the room's last message when the socket joined */
     int rc;
     struct replay_row *rows, *tail;
 };
@@ -322,7 +325,9 @@ static void join_work(void *arg)
 {
     struct join_job *job = arg;
     struct hb_store_conn *db = hb_store_writer(ws_app->store);
-    job->rc = hb_store_room_join(db, job->room, &job->headcount);
+    job->rc = hb_store_room_join(db, job->room, hb_app_instance(), &job->headcount);
+    if (job->rc == 0)
+        job->rc = hb_store_chatlog_last(db, job->room, &job->last_id);
     if (job->rc == 0 && job->after >= 0) {
         int n = hb_store_chatlog_each(db, job->room, job->after, REPLAY_MAX, collect_row, job);
         if (n < 0)
@@ -336,6 +341,7 @@ static void join_done(struct hb_conn *conn, void *arg)
     struct client *c = hb_conn_is_closing(conn) ? NULL : hb_conn_data(conn);
     if (c != NULL && job->rc == 0) {
         c->is_joined = true;
+        hb_app_relay_joined(job->room, job->last_id);
         for (struct replay_row *r = job->rows; r != NULL; r = r->next) {
             send_msg(c, r->frame);
             c->last_id = r->id;
@@ -350,7 +356,7 @@ static void join_done(struct hb_conn *conn, void *arg)
         }
         c->pending = c->pending_tail = NULL;
         flush_client(c);
-        publish_presence(job->room, job->headcount);
+        hb_app_relay_presence(job->room, job->headcount);
     } else if (job->rc == 0) {
         /* The socket closed while joining: give the seat back. */
         struct leave_job *lj = hb_xcalloc(1, sizeof(*lj));
@@ -385,21 +391,23 @@ static void store_work(void *arg)
                                    .message = {job->text, job->len},
                                    .author_id = job->author_id,
                                    .author_username = hb_str_from(job->username)};
-    /* Insert and publish under one lock: publish order is id order on every worker. */
-    pthread_mutex_lock(&publish_lock);
+    /* Insert and publish under the relay's lock: this instance's messages reach the hub in id
+     * order without waiting in the sequencer. */
+    int64_t prev = 0;
+    hb_app_relay_lock();
     job->rc = hb_store_chatlog_create(hb_store_writer(ws_app->store), job->room, row.message,
-                                      job->author_id, &row.id, &row.created_us);
+                                      job->author_id, &row.id, &row.created_us, &prev);
     if (job->rc == 0) {
         struct hb_buf seed, v1;
         hb_buf_init(&seed, 64 * 1024);
         hb_buf_init(&v1, 64 * 1024);
         (void)hb_store_chatlog_write_json(&seed, HB_STORE_CHAT_SEED, &row);
         (void)hb_store_chatlog_write_json(&v1, HB_STORE_CHAT_V1, &row);
-        publish(job->room, event_create(EV_MESSAGE, row.id, &seed, &v1));
+        hb_app_relay_message(job->room, row.id, prev, &seed, &v1);
         hb_buf_release(&seed);
         hb_buf_release(&v1);
     }
-    pthread_mutex_unlock(&publish_lock);
+    hb_app_relay_unlock();
 }
 
 static void store_next(struct client *c);
@@ -604,6 +612,7 @@ static void ws_on_close(struct hb_conn *conn)
         hb_ws_session_abort(c->session);
     atomic_fetch_sub(&n_open[endpoint(c)], 1);
     if (c->is_joined) {
+        hb_app_relay_left(c->room);
         struct leave_job *lj = hb_xcalloc(1, sizeof(*lj));
         lj->room = c->room;
         hb_conn_queue_work(conn, leave_work, leave_done, lj);
@@ -742,7 +751,17 @@ int hb_app_ws_bbs(struct hb_http_request *req, struct hb_http_response *res)
 
 /* ---- process and worker lifecycle ---- */
 
-void hb_app_ws_bbs_publish(const char *json, size_t len)
+void hb_app_ws_deliver_message(int64_t room, int64_t id, const char *seed, size_t seed_len,
+                               const char *v1, size_t v1_len)
+{
+    if (hub == NULL)
+        return;
+    struct hb_buf s = {.data = (char *)(uintptr_t)seed, .len = seed_len};
+    struct hb_buf v = {.data = (char *)(uintptr_t)v1, .len = v1_len};
+    publish(room, event_create(EV_MESSAGE, id, &s, &v));
+}
+
+void hb_app_ws_deliver_bbs(const char *json, size_t len)
 {
     if (hub == NULL)
         return;
@@ -750,10 +769,20 @@ void hb_app_ws_bbs_publish(const char *json, size_t len)
     publish(BBS_CHANNEL, event_create(EV_BBS, 0, NULL, &b));
 }
 
-void hb_app_ws_room_deleted(int64_t room)
+void hb_app_ws_deliver_room_gone(int64_t room)
 {
     if (hub != NULL && room != BBS_CHANNEL)
         publish(room, event_create(EV_ROOM_GONE, 0, NULL, NULL));
+}
+
+void hb_app_ws_bbs_publish(const char *json, size_t len)
+{
+    hb_app_relay_bbs(json, len);
+}
+
+void hb_app_ws_room_deleted(int64_t room)
+{
+    hb_app_relay_room_gone(room);
 }
 
 static void ws_metrics(struct hb_buf *out)

@@ -538,14 +538,40 @@ int hb_store_room_delete(struct hb_store_conn *conn, int64_t id, struct hb_store
     CALL(conn, true, room_delete, id, meta);
 }
 
-int hb_store_room_join(struct hb_store_conn *conn, int64_t id, int64_t *headcount)
+static bool instance_ok(struct hb_str instance)
 {
-    CALL(conn, true, room_move_headcount, id, 1, headcount);
+    return instance.ptr != NULL && instance.len > 0 && instance.len <= HB_STORE_INSTANCE_MAX;
 }
 
-int hb_store_room_leave(struct hb_store_conn *conn, int64_t id, int64_t *headcount)
+int hb_store_room_join(struct hb_store_conn *conn, int64_t id, struct hb_str instance,
+                       int64_t *headcount)
 {
-    CALL(conn, true, room_move_headcount, id, -1, headcount);
+    if (!instance_ok(instance))
+        return HB_EINVAL;
+    CALL(conn, true, room_move_headcount, id, 1, instance, headcount);
+}
+
+int hb_store_room_leave(struct hb_store_conn *conn, int64_t id, struct hb_str instance,
+                        int64_t *headcount)
+{
+    if (!instance_ok(instance))
+        return HB_EINVAL;
+    CALL(conn, true, room_move_headcount, id, -1, instance, headcount);
+}
+
+int hb_store_instance_beat(struct hb_store_conn *conn, struct hb_str instance, int64_t now_us,
+                           int64_t stale_before_us, int64_t *n_reaped)
+{
+    if (!instance_ok(instance))
+        return HB_EINVAL;
+    CALL(conn, true, instance_beat, instance, now_us, stale_before_us, n_reaped);
+}
+
+int hb_store_instance_leave(struct hb_store_conn *conn, struct hb_str instance)
+{
+    if (!instance_ok(instance))
+        return HB_EINVAL;
+    CALL(conn, true, instance_leave, instance);
 }
 
 int hb_store_room_reset_headcounts(struct hb_store_conn *conn)
@@ -576,10 +602,17 @@ int hb_store_chatlog_each(struct hb_store_conn *conn, int64_t room_id, int64_t a
     CALL(conn, false, chatlog_each, room_id, after_id, limit, cb, ctx);
 }
 
+int hb_store_chatlog_last(struct hb_store_conn *conn, int64_t room_id, int64_t *id)
+{
+    if (id == NULL)
+        return HB_EINVAL;
+    CALL(conn, false, chatlog_last, room_id, id);
+}
+
 int hb_store_chatlog_create(struct hb_store_conn *conn, int64_t room_id, struct hb_str message,
-                            int64_t author_id, int64_t *id, int64_t *created_us)
+                            int64_t author_id, int64_t *id, int64_t *created_us, int64_t *prev_id)
 {
     if (!str_present(message, MESSAGE_MAX) || author_id < 0)
         return HB_EINVAL;
-    CALL(conn, true, chatlog_create, room_id, message, author_id, id, created_us);
+    CALL(conn, true, chatlog_create, room_id, message, author_id, id, created_us, prev_id);
 }

@@ -317,12 +317,30 @@ int hb_store_room_update(struct hb_store_conn *conn, int64_t id,
 int hb_store_room_delete(struct hb_store_conn *conn, int64_t id, struct hb_store_meta *meta);
 
 /* Atomically adds one to / takes one from headcount (never below 0, never above 2147483647) and
- * stores the new value in *headcount (may be NULL). HB_ENOTFOUND when the room is gone. */
-int hb_store_room_join(struct hb_store_conn *conn, int64_t id, int64_t *headcount);
-int hb_store_room_leave(struct hb_store_conn *conn, int64_t id, int64_t *headcount);
+ * stores the new value in *headcount (may be NULL). HB_ENOTFOUND when the room is gone. The same
+ * transaction moves the instance's own count of the room's sockets (hiroba_presence), so the
+ * seats of an instance that dies can be given back by the others (hb_store_instance_beat). */
+int hb_store_room_join(struct hb_store_conn *conn, int64_t id, struct hb_str instance,
+                       int64_t *headcount);
+int hb_store_room_leave(struct hb_store_conn *conn, int64_t id, struct hb_str instance,
+                        int64_t *headcount);
 
-/* Sets every room's headcount to 0 (single-instance startup, API.md §6.3). */
+/* Sets every room's headcount to 0 and forgets every instance and its presence rows
+ * (single-instance startup, API.md §6.3). */
 int hb_store_room_reset_headcounts(struct hb_store_conn *conn);
+
+/* The longest instance id (hiroba_instance.id is varchar(64)). */
+#define HB_STORE_INSTANCE_MAX 64
+
+/* Records that instance is alive at now_us (hiroba_instance.beat_at), then repairs headcount for
+ * every other instance whose last beat is older than stale_before_us: its presence counts are
+ * taken from chat_room.headcount (never below 0) and its rows deleted, in one transaction. Stores
+ * the number of instances so reaped in *n_reaped (may be NULL). */
+int hb_store_instance_beat(struct hb_store_conn *conn, struct hb_str instance, int64_t now_us,
+                           int64_t stale_before_us, int64_t *n_reaped);
+
+/* Gives back every seat instance holds and forgets it (a clean shutdown). */
+int hb_store_instance_leave(struct hb_store_conn *conn, struct hb_str instance);
 
 /* ---- Chat logs (chat_chatlog) ---- */
 
@@ -362,9 +380,15 @@ typedef int hb_store_chatlog_cb(void *ctx, const struct hb_store_chatlog *row);
 int hb_store_chatlog_each(struct hb_store_conn *conn, int64_t room_id, int64_t after_id,
                           int64_t limit, hb_store_chatlog_cb *cb, void *ctx);
 
-/* Stores a message stamped now. Returns 0 with the new id and created_at (either pointer may be
- * NULL), HB_ECONFLICT when the room is gone, or HB_EINVAL. */
+/* Stores in *id the room's highest chat log id, 0 when it has none (or the room is gone). */
+int hb_store_chatlog_last(struct hb_store_conn *conn, int64_t room_id, int64_t *id);
+
+/* Stores a message stamped now. Returns 0 with the new id, its created_at and the id of the
+ * room's previous message (0 when it is the first), any pointer may be NULL; HB_ECONFLICT when the
+ * room is gone, or HB_EINVAL. Inserts into one room are serialised by the backend, so a room's ids
+ * commit in increasing order and (prev_id, id) chain every message of a room: an instance that
+ * receives message N from another knows whether it has seen the one before it. */
 int hb_store_chatlog_create(struct hb_store_conn *conn, int64_t room_id, struct hb_str message,
-                            int64_t author_id, int64_t *id, int64_t *created_us);
+                            int64_t author_id, int64_t *id, int64_t *created_us, int64_t *prev_id);
 
 #endif

@@ -108,17 +108,21 @@ struct hb_store_ops {
     int (*room_update)(struct hb_store_conn *conn, int64_t id, const struct hb_store_room_input *in,
                        struct hb_store_meta *meta, struct hb_buf *json);
     int (*room_delete)(struct hb_store_conn *conn, int64_t id, struct hb_store_meta *meta);
-    /* delta is +1 or -1. */
+    /* delta is +1 or -1; instance is 1 to HB_STORE_INSTANCE_MAX bytes. */
     int (*room_move_headcount)(struct hb_store_conn *conn, int64_t id, int delta,
-                               int64_t *headcount);
+                               struct hb_str instance, int64_t *headcount);
     int (*room_reset_headcounts)(struct hb_store_conn *conn);
+    int (*instance_beat)(struct hb_store_conn *conn, struct hb_str instance, int64_t now_us,
+                         int64_t stale_before_us, int64_t *n_reaped);
+    int (*instance_leave)(struct hb_store_conn *conn, struct hb_str instance);
 
     int (*chatlog_list)(struct hb_store_conn *conn, int64_t room_id, int64_t after_id,
                         struct hb_store_page *page, struct hb_buf *json);
     int (*chatlog_each)(struct hb_store_conn *conn, int64_t room_id, int64_t after_id,
                         int64_t limit, hb_store_chatlog_cb *cb, void *ctx);
+    int (*chatlog_last)(struct hb_store_conn *conn, int64_t room_id, int64_t *id);
     int (*chatlog_create)(struct hb_store_conn *conn, int64_t room_id, struct hb_str message,
-                          int64_t author_id, int64_t *id, int64_t *created_us);
+                          int64_t author_id, int64_t *id, int64_t *created_us, int64_t *prev_id);
 };
 
 extern const struct hb_store_ops hb_store__sqlite_ops;

@@ -34,7 +34,12 @@
 #define ROOM_FROM     "chat_room r LEFT JOIN auth_user u ON u.id = r.author_id"
 #define LOG_COLS      "l.id, l.room_id, l.created_at, l.message, l.author_id, u.username"
 #define LOG_FROM      "chat_chatlog l LEFT JOIN auth_user u ON u.id = l.author_id"
-#define USER_COLS     "id, password, is_active, is_staff, is_superuser, username, email"
+/* The instances whose seats are given back: the stale others (?2 = stale before), or this one
+ * (?1) when ?2 is NULL. */
+#define GONE_INSTANCES                                                                             \
+    "(SELECT id FROM hiroba_instance WHERE ?2 IS NOT NULL AND id <> ?1 AND beat_at < ?2 UNION "    \
+    "SELECT ?1 WHERE ?2 IS NULL)"
+#define USER_COLS "id, password, is_active, is_staff, is_superuser, username, email"
 /* An author id that names no user is stored as NULL rather than failing the insert. */
 #define AUTHOR(n) "(SELECT id FROM auth_user WHERE id = ?" #n ")"
 #define TOKEN_INSERT                                                                               \
@@ -126,6 +131,29 @@
     X(ST_ROOM_LEAVE,                                                                               \
       "UPDATE chat_room SET headcount = max(headcount - 1, 0) WHERE id = ?1 RETURNING headcount")  \
     X(ST_ROOM_RESET, "UPDATE chat_room SET headcount = 0 WHERE headcount <> 0")                    \
+    X(ST_PRESENCE_RESET, "DELETE FROM hiroba_presence")                                            \
+    X(ST_INSTANCE_RESET, "DELETE FROM hiroba_instance")                                            \
+    X(ST_PRESENCE_ADD,                                                                             \
+      "INSERT INTO hiroba_presence (instance_id, room_id, n) VALUES (?1, ?2, 1) ON CONFLICT "      \
+      "(instance_id, room_id) DO UPDATE SET n = n + 1")                                            \
+    X(ST_PRESENCE_TAKE,                                                                            \
+      "UPDATE hiroba_presence SET n = n - 1 WHERE instance_id = ?1 AND room_id = ?2 AND n > 0")    \
+    X(ST_ROOM_HEADCOUNT, "SELECT headcount FROM chat_room WHERE id = ?1")                          \
+    X(ST_PRESENCE_PRUNE,                                                                           \
+      "DELETE FROM hiroba_presence WHERE instance_id = ?1 AND room_id = ?2 AND n <= 0")            \
+    X(ST_INSTANCE_BEAT,                                                                            \
+      "INSERT INTO hiroba_instance (id, beat_at) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET "  \
+      "beat_at = excluded.beat_at")                                                                \
+    /* ?1 = this instance, ?2 = stale before; NULL ?2 = this instance's own rows (leave). */       \
+    X(ST_INSTANCE_GIVE_BACK,                                                                       \
+      "UPDATE chat_room SET headcount = max(headcount - (SELECT coalesce(sum(p.n), 0) FROM "       \
+      "hiroba_presence p WHERE p.room_id = chat_room.id AND p.instance_id IN " GONE_INSTANCES      \
+      "), 0) WHERE id IN (SELECT room_id FROM hiroba_presence WHERE instance_id "                  \
+      "IN " GONE_INSTANCES ")")                                                                    \
+    X(ST_INSTANCE_DROP_PRESENCE,                                                                   \
+      "DELETE FROM hiroba_presence WHERE instance_id IN " GONE_INSTANCES)                          \
+    X(ST_INSTANCE_DROP, "DELETE FROM hiroba_instance WHERE id IN " GONE_INSTANCES)                 \
+    X(ST_LOG_LAST, "SELECT coalesce(max(id), 0) FROM chat_chatlog WHERE room_id = ?1")             \
     X(ST_LOG_LIST,                                                                                 \
       "SELECT " LOG_COLS " FROM " LOG_FROM " WHERE l.room_id = ?1 AND l.id > ?2 ORDER BY l.id "    \
       "LIMIT ?3 OFFSET ?4")                                                                        \
@@ -1412,27 +1440,113 @@ static int sq_room_delete(struct hb_store_conn *conn, int64_t id, struct hb_stor
     return end_op(c, err);
 }
 
+/* Binds (instance, room) and runs st. */
+static int run_presence(sq_conn *c, enum stmt_id id, struct hb_str instance, int64_t room)
+{
+    sqlite3_stmt *st;
+    int err = use(c, id, &st);
+    if (err < 0)
+        return err;
+    bind_str(st, 1, instance);
+    sqlite3_bind_int64(st, 2, room);
+    return run(c, st);
+}
+
+/* A leave takes a seat only if this instance holds one in the room: the late leave of an
+ * instance already reaped as dead must not take someone else's. */
 static int sq_room_move_headcount(struct hb_store_conn *conn, int64_t id, int delta,
-                                  int64_t *headcount)
+                                  struct hb_str instance, int64_t *headcount)
 {
     sq_conn *c = sq(conn);
     sqlite3_stmt *st;
-    int err = use(c, delta > 0 ? ST_ROOM_JOIN : ST_ROOM_LEAVE, &st);
+    int err = begin_write(c);
+    bool holds = true;
+    if (err == 0 && delta < 0) {
+        err = run_presence(c, ST_PRESENCE_TAKE, instance, id);
+        holds = sqlite3_changes(c->db) > 0;
+    }
+    if (err == 0)
+        err = use(c, holds ? (delta > 0 ? ST_ROOM_JOIN : ST_ROOM_LEAVE) : ST_ROOM_HEADCOUNT, &st);
     if (err == 0) {
         sqlite3_bind_int64(st, 1, id);
         err = step(c, st);
         if (err == 1 && headcount != NULL)
             *headcount = sqlite3_column_int64(st, 0);
-        /* Finish the statement so the UPDATE's implicit transaction commits. */
         err = err == 1 ? run(c, st) : err < 0 ? err : HB_ENOTFOUND;
     }
+    if (err == 0)
+        err = run_presence(c, delta > 0 ? ST_PRESENCE_ADD : ST_PRESENCE_PRUNE, instance, id);
+    if (err == 0)
+        err = commit(c);
     return end_op(c, err);
 }
 
 static int sq_room_reset_headcounts(struct hb_store_conn *conn)
 {
     sq_conn *c = sq(conn);
-    return end_op(c, run_id(c, ST_ROOM_RESET));
+    int err = begin_write(c);
+    if (err == 0)
+        err = run_id(c, ST_ROOM_RESET);
+    if (err == 0)
+        err = run_id(c, ST_PRESENCE_RESET);
+    if (err == 0)
+        err = run_id(c, ST_INSTANCE_RESET);
+    if (err == 0)
+        err = commit(c);
+    return end_op(c, err);
+}
+
+/* Gives back the seats of the instances GONE_INSTANCES names and forgets them; stale_before is
+ * -1 for this instance's own. */
+static int give_back(sq_conn *c, struct hb_str instance, int64_t stale_before, int64_t *n_gone)
+{
+    static const enum stmt_id steps[] = {ST_INSTANCE_GIVE_BACK, ST_INSTANCE_DROP_PRESENCE,
+                                         ST_INSTANCE_DROP};
+    int err = 0;
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && err == 0; i++) {
+        sqlite3_stmt *st;
+        err = use(c, steps[i], &st);
+        if (err < 0)
+            break;
+        bind_str(st, 1, instance);
+        if (stale_before >= 0)
+            bind_time(st, 2, stale_before);
+        err = run(c, st);
+        if (err == 0 && steps[i] == ST_INSTANCE_DROP && n_gone != NULL)
+            *n_gone = sqlite3_changes(c->db);
+    }
+    return err;
+}
+
+static int sq_instance_beat(struct hb_store_conn *conn, struct hb_str instance, int64_t now_us,
+                            int64_t stale_before_us, int64_t *n_reaped)
+{
+    sq_conn *c = sq(conn);
+    sqlite3_stmt *st;
+    int err = begin_write(c);
+    if (err == 0)
+        err = use(c, ST_INSTANCE_BEAT, &st);
+    if (err == 0) {
+        bind_str(st, 1, instance);
+        bind_time(st, 2, now_us);
+        err = run(c, st);
+    }
+    if (err == 0)
+        err = give_back(c, instance, stale_before_us < 0 ? 0 : stale_before_us, n_reaped);
+    if (err == 0)
+        err = commit(c);
+    return end_op(c, err);
+}
+
+static int sq_instance_leave(struct hb_store_conn *conn, struct hb_str instance)
+{
+    sq_conn *c = sq(conn);
+    int err = begin_write(c);
+    if (err == 0)
+        err = give_back(c, instance, -1, NULL);
+    if (err == 0)
+        err = commit(c);
+    return end_op(c, err);
 }
 
 /* ---- Chat logs ---- */
@@ -1482,15 +1596,42 @@ static int sq_chatlog_each(struct hb_store_conn *conn, int64_t room_id, int64_t 
     return end_op(c, err < 0 ? err : n);
 }
 
-static int sq_chatlog_create(struct hb_store_conn *conn, int64_t room_id, struct hb_str message,
-                             int64_t author_id, int64_t *id, int64_t *created_us)
+static int sq_chatlog_last(struct hb_store_conn *conn, int64_t room_id, int64_t *id)
 {
-    /* One autocommit INSERT: the deferred foreign key is checked when it commits, so a room
-     * deleted meanwhile fails it with SQLITE_CONSTRAINT_FOREIGNKEY (HB_ECONFLICT). */
+    sq_conn *c = sq(conn);
+    sqlite3_stmt *st;
+    int err = use(c, ST_LOG_LAST, &st);
+    if (err == 0) {
+        sqlite3_bind_int64(st, 1, room_id);
+        err = step(c, st);
+        *id = err == 1 ? sqlite3_column_int64(st, 0) : 0;
+        err = err < 0 ? err : 0;
+    }
+    return end_op(c, err);
+}
+
+static int sq_chatlog_create(struct hb_store_conn *conn, int64_t room_id, struct hb_str message,
+                             int64_t author_id, int64_t *id, int64_t *created_us, int64_t *prev_id)
+{
+    /* The deferred foreign key is checked at COMMIT, so a room deleted meanwhile fails it with
+     * SQLITE_CONSTRAINT_FOREIGNKEY (HB_ECONFLICT). BEGIN IMMEDIATE takes the write lock first, so
+     * the room's last id read here is still the last one when the row goes in. */
     sq_conn *c = sq(conn);
     int64_t now = hb_clock_unix_us();
-    sqlite3_stmt *st;
-    int err = use(c, ST_LOG_INSERT, &st);
+    int64_t prev = 0;
+    sqlite3_stmt *last, *st;
+    int err = begin_write(c);
+    if (err == 0)
+        err = use(c, ST_LOG_LAST, &last);
+    if (err == 0) {
+        sqlite3_bind_int64(last, 1, room_id);
+        err = step(c, last);
+        if (err == 1)
+            prev = sqlite3_column_int64(last, 0);
+        err = err == 1 ? run(c, last) : err < 0 ? err : 0;
+    }
+    if (err == 0)
+        err = use(c, ST_LOG_INSERT, &st);
     if (err == 0) {
         bind_time(st, 1, now);
         bind_str(st, 2, message);
@@ -1498,11 +1639,16 @@ static int sq_chatlog_create(struct hb_store_conn *conn, int64_t room_id, struct
         bind_opt_id(st, 4, author_id);
         err = run(c, st);
     }
+    int64_t new_id = err == 0 ? sqlite3_last_insert_rowid(c->db) : 0;
+    if (err == 0)
+        err = commit(c);
     if (err == 0) {
         if (id != NULL)
-            *id = sqlite3_last_insert_rowid(c->db);
+            *id = new_id;
         if (created_us != NULL)
             *created_us = now;
+        if (prev_id != NULL)
+            *prev_id = prev;
     }
     return end_op(c, err);
 }
@@ -1547,7 +1693,10 @@ const struct hb_store_ops hb_store__sqlite_ops = {
     .room_delete = sq_room_delete,
     .room_move_headcount = sq_room_move_headcount,
     .room_reset_headcounts = sq_room_reset_headcounts,
+    .instance_beat = sq_instance_beat,
+    .instance_leave = sq_instance_leave,
     .chatlog_list = sq_chatlog_list,
     .chatlog_each = sq_chatlog_each,
+    .chatlog_last = sq_chatlog_last,
     .chatlog_create = sq_chatlog_create,
 };

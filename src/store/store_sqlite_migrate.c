@@ -80,6 +80,14 @@ static const char login_failure_ddl[] =
     "CREATE INDEX \"hiroba_login_failure_scope_key_failed_at\" ON \"hiroba_login_failure\" "
     "(\"scope\", \"key\", \"failed_at\");";
 
+/* Which instance holds how many of a room's sockets, so the survivors can give back the seats of
+ * an instance that died (API.md §6.3: headcount across instances). */
+static const char instance_ddl[] =
+    "CREATE TABLE \"hiroba_instance\" (\"id\" varchar(64) NOT NULL PRIMARY KEY, \"beat_at\" "
+    "datetime NOT NULL);"
+    "CREATE TABLE \"hiroba_presence\" (\"instance_id\" varchar(64) NOT NULL, \"room_id\" "
+    "bigint NOT NULL, \"n\" integer NOT NULL, PRIMARY KEY (\"instance_id\", \"room_id\"));";
+
 /* External content over bbs_topic.comment: the index holds trigrams only, and the triggers keep
  * it current for every writer, Django included. */
 static const char fts_ddl[] =
@@ -254,6 +262,19 @@ static int migrate_login_failure(struct hb_store__sqlite_conn *c, bool *changed)
     return record(c, "0004_login_failure");
 }
 
+static int migrate_instance(struct hb_store__sqlite_conn *c, bool *changed)
+{
+    bool found;
+    int err = exists(c, "table", "hiroba_presence", &found);
+    if (err < 0 || found)
+        return err;
+    err = hb_store__sqlite_exec(c, instance_ddl);
+    if (err < 0)
+        return err;
+    *changed = true;
+    return record(c, "0005_instance_presence");
+}
+
 int hb_store__sqlite_migrate(struct hb_store__sqlite_conn *c)
 {
     bool changed = false, found;
@@ -273,6 +294,8 @@ int hb_store__sqlite_migrate(struct hb_store__sqlite_conn *c)
         err = migrate_fts(c, &changed);
     if (err == 0)
         err = migrate_login_failure(c, &changed);
+    if (err == 0)
+        err = migrate_instance(c, &changed);
     if (err == 0 && changed)
         err = hb_store__sqlite_exec(c, "COMMIT");
     if (err < 0 || !changed)

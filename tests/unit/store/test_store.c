@@ -260,6 +260,8 @@ HB_TEST(store, migrate_creates_schema_and_is_idempotent)
                              "hiroba_chat_room_author_id",
                              "hiroba_chat_chatlog_author_id",
                              "hiroba_login_failure_scope_key_failed_at",
+                             "hiroba_instance",
+                             "hiroba_presence",
                              "hiroba_topic_fts_ai",
                              "hiroba_topic_fts_ad",
                              "hiroba_topic_fts_au"};
@@ -269,7 +271,7 @@ HB_TEST(store, migrate_creates_schema_and_is_idempotent)
         if (raw_int(f.path, sql) != 1)
             HB_FAIL_("index or trigger %s missing", indexes[i]);
     }
-    ASSERT_EQ_INT(raw_int(f.path, "SELECT count(*) FROM hiroba_migrations"), 4);
+    ASSERT_EQ_INT(raw_int(f.path, "SELECT count(*) FROM hiroba_migrations"), 5);
     ASSERT_EQ_INT(raw_int(f.path, "SELECT count(*) FROM sqlite_master WHERE name = "
                                   "'django_migrations'"),
                   0);
@@ -296,7 +298,7 @@ HB_TEST(store, migrate_creates_schema_and_is_idempotent)
     ASSERT_EQ_STR(again, schema);
     free(schema);
     free(again);
-    ASSERT_EQ_INT(raw_int(f.path, "SELECT count(*) FROM hiroba_migrations"), 4);
+    ASSERT_EQ_INT(raw_int(f.path, "SELECT count(*) FROM hiroba_migrations"), 5);
     ASSERT_EQ_INT(hb_store_migrate(NULL), HB_EINVAL);
     fx_close(&f);
 }
@@ -1063,30 +1065,73 @@ HB_TEST(store, rooms)
 
     /* Headcount: atomic moves, never below 0; reset. */
     int64_t n = -1;
-    ASSERT_EQ_INT(hb_store_room_join(f.w, 1, &n), 0);
+    ASSERT_EQ_INT(hb_store_room_join(f.w, 1, HB_STR("i1"), &n), 0);
     ASSERT_EQ_INT(n, 4);
+    /* Only seats this instance took are given back: the 3 others stay. */
     for (int i = 0; i < 6; i++)
-        ASSERT_EQ_INT(hb_store_room_leave(f.w, 1, &n), 0);
-    ASSERT_EQ_INT(n, 0);
-    ASSERT_EQ_INT(hb_store_room_join(f.w, 1, NULL), 0);
-    ASSERT_EQ_INT(hb_store_room_join(f.w, 99, &n), HB_ENOTFOUND);
-    ASSERT_EQ_INT(hb_store_room_leave(f.w, 99, &n), HB_ENOTFOUND);
-    ASSERT_EQ_INT(hb_store_room_join(f.r, 1, &n), HB_EPERM);
+        ASSERT_EQ_INT(hb_store_room_leave(f.w, 1, HB_STR("i1"), &n), 0);
+    ASSERT_EQ_INT(n, 3);
+    ASSERT_EQ_INT(hb_store_room_join(f.w, 1, HB_STR("i1"), &n), 0);
+    raw_exec(f.path, "UPDATE chat_room SET headcount = 0 WHERE id = 1");
+    ASSERT_EQ_INT(hb_store_room_leave(f.w, 1, HB_STR("i1"), &n), 0);
+    ASSERT_EQ_INT(n, 0); /* never below 0 */
+    ASSERT_EQ_INT(hb_store_room_join(f.w, 1, HB_STR("i1"), NULL), 0);
+    ASSERT_EQ_INT(hb_store_room_join(f.w, 99, HB_STR("i1"), &n), HB_ENOTFOUND);
+    ASSERT_EQ_INT(hb_store_room_leave(f.w, 99, HB_STR("i1"), &n), HB_ENOTFOUND);
+    ASSERT_EQ_INT(hb_store_room_join(f.r, 1, HB_STR("i1"), &n), HB_EPERM);
     ASSERT_EQ_INT(hb_store_room_reset_headcounts(f.w), 0);
     ASSERT_EQ_INT(raw_int(f.path, "SELECT sum(headcount) FROM chat_room"), 0);
     raw_exec(f.path, "UPDATE chat_room SET headcount = 2147483647 WHERE id = 2");
-    ASSERT_EQ_INT(hb_store_room_join(f.w, 2, &n), 0);
+    ASSERT_EQ_INT(hb_store_room_join(f.w, 2, HB_STR("i1"), &n), 0);
     ASSERT_EQ_INT(n, 2147483647);
 
     /* Delete cascades to the room's logs only. */
-    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, 1, HB_STR("hi"), 0, NULL, NULL), 0);
-    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, 2, HB_STR("kept"), 0, NULL, NULL), 0);
+    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, 1, HB_STR("hi"), 0, NULL, NULL, NULL), 0);
+    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, 2, HB_STR("kept"), 0, NULL, NULL, NULL), 0);
     ASSERT_EQ_INT(hb_store_room_delete(f.w, 1, &meta), 0);
     ASSERT_EQ_INT(meta.author_id, alice);
     ASSERT_EQ_INT(raw_int(f.path, "SELECT count(*) FROM chat_chatlog"), 1);
     ASSERT_EQ_INT(hb_store_room_delete(f.w, 1, &meta), HB_ENOTFOUND);
     ASSERT_EQ_INT(hb_store_room_get(f.r, 1, &meta, &f.json), HB_ENOTFOUND);
     ASSERT_EQ_INT(hb_store_room_get(f.r, 2, &meta, NULL), 0);
+    fx_close(&f);
+}
+
+/* Each instance's seats are recorded beside headcount, so a stale instance's seats are given back
+ * by a live one, and a clean leave gives back its own. */
+HB_TEST(store, instance_presence)
+{
+    struct fx f;
+    fx_open(&f);
+    int64_t lobby = make_room(&f, "lobby"), other = make_room(&f, "other");
+    int64_t n = -1, reaped = -1, t0 = 1700000000000000;
+    ASSERT_EQ_INT(hb_store_instance_beat(f.w, HB_STR("a"), t0, t0 - 10000000, &reaped), 0);
+    ASSERT_EQ_INT(reaped, 0);
+    ASSERT_EQ_INT(hb_store_instance_beat(f.w, HB_STR("b"), t0, t0 - 10000000, &reaped), 0);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ_INT(hb_store_room_join(f.w, lobby, HB_STR("a"), &n), 0);
+    ASSERT_EQ_INT(hb_store_room_join(f.w, other, HB_STR("a"), &n), 0);
+    ASSERT_EQ_INT(hb_store_room_join(f.w, lobby, HB_STR("b"), &n), 0);
+    ASSERT_EQ_INT(hb_store_room_join(f.w, lobby, HB_STR("b"), &n), 0);
+    ASSERT_EQ_INT(hb_store_room_leave(f.w, lobby, HB_STR("b"), &n), 0);
+    ASSERT_EQ_INT(n, 4);
+    ASSERT_EQ_INT(raw_int(f.path, "SELECT n FROM hiroba_presence WHERE instance_id = 'a' AND "
+                                  "room_id = 1"),
+                  3);
+    /* b beats later; a is stale for b: a's 3 + 1 seats go back, b's one stays. */
+    ASSERT_EQ_INT(hb_store_instance_beat(f.w, HB_STR("b"), t0 + 20000000, t0 + 10000000, &reaped),
+                  0);
+    ASSERT_EQ_INT(reaped, 1);
+    ASSERT_EQ_INT(raw_int(f.path, "SELECT headcount FROM chat_room WHERE id = 1"), 1);
+    ASSERT_EQ_INT(raw_int(f.path, "SELECT headcount FROM chat_room WHERE id = 2"), 0);
+    ASSERT_EQ_INT(raw_int(f.path, "SELECT count(*) FROM hiroba_instance"), 1);
+    /* A reaped instance's late leave cannot take a seat it no longer holds. */
+    ASSERT_EQ_INT(hb_store_room_leave(f.w, lobby, HB_STR("a"), &n), 0);
+    ASSERT_EQ_INT(n, 1);
+    ASSERT_EQ_INT(hb_store_instance_leave(f.w, HB_STR("b")), 0);
+    ASSERT_EQ_INT(raw_int(f.path, "SELECT sum(headcount) FROM chat_room"), 0);
+    ASSERT_EQ_INT(raw_int(f.path, "SELECT count(*) FROM hiroba_presence"), 0);
+    ASSERT_EQ_INT(hb_store_instance_beat(f.w, HB_STR(""), t0, t0, NULL), HB_EINVAL);
     fx_close(&f);
 }
 
@@ -1113,17 +1158,27 @@ HB_TEST(store, chat_logs)
     int64_t alice = make_user(&f, "alice", false);
     int64_t lobby = make_room(&f, "lobby"), other = make_room(&f, "other");
     int64_t id = 0, created = 0, before = hb_clock_unix_us();
-    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, lobby, HB_STR("こんにちは"), alice, &id, &created),
-                  0);
+    ASSERT_EQ_INT(
+        hb_store_chatlog_create(f.w, lobby, HB_STR("こんにちは"), alice, &id, &created, NULL), 0);
     ASSERT_EQ_INT(id, 1);
     ASSERT(created >= before && created <= hb_clock_unix_us());
-    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, other, HB_STR("elsewhere"), 0, &id, NULL), 0);
-    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, lobby, HB_STR("two"), 0, &id, NULL), 0);
-    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, lobby, HB_STR("three"), alice, &id, NULL), 0);
+    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, other, HB_STR("elsewhere"), 0, &id, NULL, NULL), 0);
+    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, lobby, HB_STR("two"), 0, &id, NULL, NULL), 0);
+    int64_t prev = -1;
+    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, lobby, HB_STR("three"), alice, &id, NULL, &prev), 0);
     ASSERT_EQ_INT(id, 4);
-    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, 999, HB_STR("lost"), 0, &id, NULL), HB_ECONFLICT);
-    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, lobby, HB_STR(""), 0, &id, NULL), HB_EINVAL);
-    ASSERT_EQ_INT(hb_store_chatlog_create(f.r, lobby, HB_STR("x"), 0, &id, NULL), HB_EPERM);
+    ASSERT_EQ_INT(prev, 3); /* the room's previous message, not the table's */
+    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, other, HB_STR("2nd"), 0, &id, NULL, &prev), 0);
+    ASSERT_EQ_INT(prev, 2);
+    ASSERT_EQ_INT(hb_store_chatlog_last(f.r, other, &prev), 0);
+    ASSERT_EQ_INT(prev, 5);
+    ASSERT_EQ_INT(hb_store_chatlog_last(f.r, 999, &prev), 0);
+    ASSERT_EQ_INT(prev, 0);
+    raw_exec(f.path, "DELETE FROM chat_chatlog WHERE id = 5");
+    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, 999, HB_STR("lost"), 0, &id, NULL, NULL),
+                  HB_ECONFLICT);
+    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, lobby, HB_STR(""), 0, &id, NULL, NULL), HB_EINVAL);
+    ASSERT_EQ_INT(hb_store_chatlog_create(f.r, lobby, HB_STR("x"), 0, &id, NULL, NULL), HB_EPERM);
     raw_exec(f.path, "UPDATE chat_chatlog SET created_at = '2025-01-13 23:56:12.5'");
 
     ASSERT_EQ_INT(hb_store_chatlog_list(f.r, lobby, 0, NULL, &f.json), 0);
@@ -1160,7 +1215,7 @@ HB_TEST(store, chat_logs)
     ASSERT_EQ_INT(hb_store_chatlog_each(f.r, lobby, 0, 1, NULL, &r), HB_EINVAL);
     hb_buf_release(&r.frames);
     /* The reader holds no snapshot after the stopped replay: a write is visible next read. */
-    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, lobby, HB_STR("five"), 0, &id, NULL), 0);
+    ASSERT_EQ_INT(hb_store_chatlog_create(f.w, lobby, HB_STR("five"), 0, &id, NULL, NULL), 0);
     ASSERT_EQ_INT(hb_store_chatlog_list(f.r, lobby, 4, NULL, &f.json), 0);
     ASSERT(strstr(f.json.data, "five") != NULL);
     hb_buf_reset(&f.json);
@@ -1430,9 +1485,9 @@ HB_TEST(store, django_interop)
     ASSERT_EQ_INT(hb_store_reply_create(w, &post, NULL, NULL), 0);
     struct hb_store_room_input room = {HB_STR("hiroba-room"), -1, T0, alice};
     ASSERT_EQ_INT(hb_store_room_create(w, &room, &meta, NULL), 0);
-    ASSERT_EQ_INT(hb_store_room_join(w, meta.id, NULL), 0);
-    ASSERT_EQ_INT(hb_store_chatlog_create(w, meta.id, HB_STR("hiroba message"), alice, NULL, NULL),
-                  0);
+    ASSERT_EQ_INT(hb_store_room_join(w, meta.id, HB_STR("i1"), NULL), 0);
+    ASSERT_EQ_INT(
+        hb_store_chatlog_create(w, meta.id, HB_STR("hiroba message"), alice, NULL, NULL, NULL), 0);
     struct hb_store_token login = {HB_STR("0123456789abcdef0123456789abcdef"), alice, T0,
                                    T0 + 7 * 86400 * SEC};
     struct hb_store_token rotated = {HB_STR("fedcba9876543210fedcba9876543210"), alice, T0,
