@@ -11,6 +11,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@
 #define MAX_RESP_LEN   ((size_t)16 << 20)
 #define MAX_ROOMS      10000
 #define MAX_CLIENTS    100000
+#define MAX_LOOPS      64
 #define TICK_MS        10
 
 static const char usage[] =
@@ -59,12 +61,17 @@ static const char usage[] =
     "  -c, --connections N    chat sockets (default 50)\n"
     "      --rooms N          rooms, sockets spread round-robin (default 1)\n"
     "  -R, --rate R           messages/s per socket (default 1; 0 holds idle sockets)\n"
+    "  -l, --loops N          client event loops, each on its own thread with an equal share\n"
+    "                         of the sockets (default 1); results are merged\n"
     "  -d, --duration T       sending time: 500ms, 10s, 2m (default 10s)\n"
     "      --drain T          wait at most T for late deliveries (default 2s)\n"
     "      --timeout T        per REST call and for the connect phase (default 10s)\n"
     "      --time-limit T     cap on the whole run (default 300s)\n"
     "      --username NAME    account to log in with, registered if needed (default bench)\n"
     "      --password PASS    its password (default bench-password-0123)\n"
+    "      --server-pid PID   also report the CPU time (user + system) the process PID used\n"
+    "                         from the start of sending until the run closed, from\n"
+    "                         /proc/PID/stat (a server on this machine)\n"
     "      --json             print one JSON object instead of the text report\n"
     "  -q, --quiet            no progress lines on stderr\n"
     "      --allow-remote     allow a target that is not loopback\n"
@@ -73,7 +80,8 @@ static const char usage[] =
     "exit status: 0 every delivery arrived, 1 drops or failures (see stderr), 2 bad usage\n";
 
 struct options {
-    int n_clients, n_rooms;
+    int n_clients, n_rooms, n_loops;
+    int server_pid; /* 0: none */
     double rate;
     uint64_t duration_ns, drain_ns, timeout_ns, time_limit_ns;
     const char *username, *password;
@@ -104,23 +112,46 @@ struct sock {
     uint64_t offset_ns; /* this socket's place in the schedule */
 };
 
-struct bench {
+/* What the loops share. Sockets of one room may live on different loops, so a message's
+ * expected deliveries (the room's open sockets) and the drain condition (every expected delivery
+ * arrived, whichever loop received it) are global: room_open is updated atomically on open and
+ * close only, and the per-delivery counters stay loop-local and are published on each tick. */
+struct shared {
     const struct options *o;
-    uv_loop_t loop;
-    uv_timer_t tick;
     struct sockaddr_storage addr;
     socklen_t addr_len;
     char peer[80];
-    char *read_buf;
     struct hb_buf *upgrade; /* one pre-built upgrade request per room */
-    struct sock *socks;
-    int *room_open; /* open sockets per room */
+    _Atomic int *room_open; /* open sockets per room, over every loop */
+    _Atomic int n_settled;  /* sockets that opened, or failed before opening */
+    _Atomic int n_open;
+    _Atomic int n_draining;         /* loops whose sending is over and published */
+    _Atomic uint64_t send_start_ns; /* 0 until every socket settled */
+    uint64_t start_ns, deadline_ns;
+    /* --server-pid: its CPU seconds at the start of sending and when the first loop closed. */
+    double cpu_start_s, cpu_end_s;
+    uint64_t cpu_end_ns;
+    _Atomic bool is_cpu_sampled;
+    struct bench *loops;
+};
+
+struct bench {
+    const struct options *o;
+    struct shared *sh;
+    int id;
+    uv_loop_t loop;
+    uv_timer_t tick;
+    char *read_buf;
+    struct sock *socks; /* this loop's share: the sockets first .. first + n_socks - 1 */
+    int first, n_socks;
     enum phase phase;
     int next_to_open, n_handshaking, n_open, n_failed, n_open_peak;
-    int n_settled; /* sockets that opened, or failed before opening */
-    uint64_t start_ns, connect_ns, send_start_ns, send_end_ns, drain_end_ns, deadline_ns;
+    int n_settled; /* this loop's sockets that opened, or failed before opening */
+    uint64_t connect_ns, send_start_ns, send_end_ns, drain_end_ns;
+    uint64_t last_delivery_ns;
     uint64_t last_progress_ns;
     uint64_t n_sent, n_expected, n_delivered, n_foreign, n_closed_by_server;
+    _Atomic uint64_t pub_expected, pub_delivered; /* the counters as of the last tick */
     uint32_t rng;
     struct hb_bench_stats stats;
 };
@@ -224,6 +255,12 @@ static int parse_args(struct options *o, int argc, char **argv)
         if (is_opt(name, "--connections", "-c")) {
             if (!parse_int(val, 1, MAX_CLIENTS, &o->n_clients))
                 return usage_error("bad --connections '%s': expected 1 to %d", val, MAX_CLIENTS);
+        } else if (is_opt(name, "--loops", "-l")) {
+            if (!parse_int(val, 1, MAX_LOOPS, &o->n_loops))
+                return usage_error("bad --loops '%s': expected 1 to %d", val, MAX_LOOPS);
+        } else if (is_opt(name, "--server-pid", NULL)) {
+            if (!parse_int(val, 1, 1 << 30, &o->server_pid))
+                return usage_error("bad --server-pid '%s': expected a process id", val);
         } else if (is_opt(name, "--rooms", NULL)) {
             if (!parse_int(val, 1, MAX_ROOMS, &o->n_rooms))
                 return usage_error("bad --rooms '%s': expected 1 to %d", val, MAX_ROOMS);
@@ -410,9 +447,10 @@ static void append_json_string(struct hb_buf *b, const char *s)
 static int rest_setup(struct rest *r, char *token, size_t token_len, int64_t *room_ids)
 {
     const struct options *o = r->o;
-    struct hb_buf body, resp;
+    struct hb_buf body, resp, list;
     hb_buf_init(&body, 65536);
     hb_buf_init(&resp, MAX_RESP_LEN);
+    hb_buf_init(&list, MAX_RESP_LEN); /* before any goto out: it is released there */
     int status = 0, code = 0;
 
     hb_buf_append_str(&body, "{\"username\":");
@@ -448,8 +486,6 @@ static int rest_setup(struct rest *r, char *token, size_t token_len, int64_t *ro
     snprintf(r->auth, sizeof(r->auth), "Authorization: Bearer %s", token);
 
     bool has_list = false;
-    struct hb_buf list;
-    hb_buf_init(&list, MAX_RESP_LEN);
     for (int i = 0; i < o->n_rooms; i++) {
         char name[32];
         snprintf(name, sizeof(name), "bench-%d", i + 1);
@@ -465,7 +501,6 @@ static int rest_setup(struct rest *r, char *token, size_t token_len, int64_t *ro
         } else if (status == 400) {
             /* The name is taken: read the list once and look the rooms up there. */
             if (!has_list) {
-                hb_buf_init(&list, MAX_RESP_LEN);
                 err = rest_call(r, "GET", "/api/rooms/", NULL, &status, &list);
                 if (err < 0 || status != 200) {
                     code = fail_line("list rooms: %s",
@@ -574,17 +609,35 @@ static int send_frame(struct sock *s, int opcode, const char *payload, size_t le
     return 0;
 }
 
+/* The first character of the string value of "message" in data[0..len), or NULL. JSON allows
+ * whitespace around the colon: hiroba writes compact JSON, but the Django stack's consumer
+ * (json.dumps) writes "message": "...", and clients must only JSON-parse (API.md §6.5). */
+static const char *find_message(const char *data, size_t len)
+{
+    static const char key[] = "\"message\"";
+    const char *end = data + len;
+    const char *p = memmem(data, len, key, sizeof(key) - 1);
+    if (p == NULL)
+        return NULL;
+    p += sizeof(key) - 1;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    if (p == end || *p++ != ':')
+        return NULL;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p < end && *p == '"' ? p + 1 : NULL;
+}
+
 /* A text message from the server: a seed chat frame {"id":..,"message":"i:seq:ns",...}. */
 static void on_message(struct sock *s, const char *data, size_t len, uint64_t now)
 {
     struct bench *b = s->b;
-    static const char key[] = "\"message\":\"";
     const char *end = data + len;
-    const char *p = memmem(data, len, key, sizeof(key) - 1);
+    const char *p = find_message(data, len);
     unsigned long long parts[3] = {0, 0, 0};
     int n_parts = 0;
     if (p != NULL) {
-        p += sizeof(key) - 1;
         while (n_parts < 3 && p < end && *p >= '0' && *p <= '9') {
             unsigned long long v = 0;
             while (p < end && *p >= '0' && *p <= '9')
@@ -597,11 +650,12 @@ static void on_message(struct sock *s, const char *data, size_t len, uint64_t no
         }
     }
     if (n_parts != 3 || p >= end || *p != '"' || parts[0] >= (unsigned long long)b->o->n_clients ||
-        parts[2] > now || parts[2] < b->start_ns) {
+        parts[2] > now || parts[2] < b->sh->start_ns) {
         b->n_foreign++; /* someone else's message in a bench room */
         return;
     }
     b->n_delivered++;
+    b->last_delivery_ns = now;
     hb_bench_stats_record(&b->stats, now - parts[2]);
     hb_bench_stats_record_status(&b->stats, 200);
 }
@@ -702,10 +756,12 @@ static void sock_became_open(struct sock *s)
     s->state = SOCK_OPEN;
     b->n_handshaking--;
     b->n_open++;
-    b->n_settled++;
     if (b->n_open > b->n_open_peak)
         b->n_open_peak = b->n_open;
-    b->room_open[s->room]++;
+    atomic_fetch_add(&b->sh->room_open[s->room], 1);
+    atomic_fetch_add(&b->sh->n_open, 1);
+    b->n_settled++;
+    atomic_fetch_add(&b->sh->n_settled, 1);
     b->stats.n_connects++;
     maybe_start_sending(b);
 }
@@ -784,9 +840,10 @@ static void on_connect(struct hb_client_conn *conn, int status)
             b->n_handshaking--;
             b->n_failed++;
             b->n_settled++;
+            atomic_fetch_add(&b->sh->n_settled, 1);
             s->state = SOCK_DONE;
             hb_bench_stats_error(&b->stats, HB_BENCH_STATS_ERR_CONNECT, 1, "connect to %s: %s",
-                                 b->peer, uv_strerror(status));
+                                 b->sh->peer, uv_strerror(status));
             maybe_start_sending(b);
             return;
         }
@@ -796,7 +853,7 @@ static void on_connect(struct hb_client_conn *conn, int status)
     }
     hb_http_client_reset(&s->http);
     s->is_upgraded = false;
-    const struct hb_buf *req = &b->upgrade[s->room];
+    const struct hb_buf *req = &b->sh->upgrade[s->room];
     int idle = 1 - s->out_busy;
     hb_buf_append(&s->out[idle], req->data, req->len);
     flush(s);
@@ -827,15 +884,16 @@ static void open_sock(struct sock *s)
         return;
     }
     s->state = SOCK_CONNECTING;
-    int err = hb_client_conn_open(&s->conn, &b->loop, (const struct sockaddr *)&b->addr,
+    int err = hb_client_conn_open(&s->conn, &b->loop, (const struct sockaddr *)&b->sh->addr,
                                   b->read_buf, READ_BUF_LEN, &conn_ops, s);
     if (err < 0) {
         s->state = SOCK_DONE;
         b->n_handshaking--;
         b->n_failed++;
         b->n_settled++;
-        hb_bench_stats_error(&b->stats, HB_BENCH_STATS_ERR_CONNECT, 1, "connect to %s: %s", b->peer,
-                             uv_strerror(err));
+        atomic_fetch_add(&b->sh->n_settled, 1);
+        hb_bench_stats_error(&b->stats, HB_BENCH_STATS_ERR_CONNECT, 1, "connect to %s: %s",
+                             b->sh->peer, uv_strerror(err));
         maybe_start_sending(b);
     }
 }
@@ -848,11 +906,13 @@ static void sock_close(struct sock *s)
         return;
     if (s->state == SOCK_OPEN) {
         b->n_open--;
-        b->room_open[s->room]--;
+        atomic_fetch_sub(&b->sh->room_open[s->room], 1);
+        atomic_fetch_sub(&b->sh->n_open, 1);
     } else if (s->state == SOCK_CONNECTING || s->attempts > 0) {
         b->n_handshaking--;
         b->n_failed++;
         b->n_settled++;
+        atomic_fetch_add(&b->sh->n_settled, 1);
     }
     s->state = SOCK_DONE;
     uv_timer_stop(&s->timer);
@@ -889,7 +949,8 @@ static void on_send_timer(uv_timer_t *t)
         if (s->state != SOCK_OPEN)
             return;
         b->n_sent++;
-        b->n_expected += (uint64_t)b->room_open[s->room];
+        b->n_expected +=
+            (uint64_t)atomic_load_explicit(&b->sh->room_open[s->room], memory_order_relaxed);
         b->stats.bytes_written += (uint64_t)len;
     }
     uint64_t next = due_ns(s, s->seq);
@@ -899,36 +960,78 @@ static void on_send_timer(uv_timer_t *t)
     uv_timer_start(&s->timer, on_send_timer, (wait_ns + NS_PER_MS - 1) / NS_PER_MS, 0);
 }
 
+/* User + system CPU seconds of process pid (fields 14 and 15 of /proc/pid/stat, counted
+ * after the command name, which may hold spaces and parentheses), or -1. */
+static double process_cpu_s(int pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(line, 1, sizeof(line) - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    const char *p = strrchr(line, ')');
+    unsigned long long utime = 0, stime = 0;
+    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                            &stime) != 2)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (double)(utime + stime) / (double)(hz > 0 ? hz : 100);
+}
+
+/* Starts this loop's senders once every socket of every loop settled. The loop that sees it
+ * first fixes the common start, a little ahead when other loops must notice it on their tick,
+ * so that every loop's schedule starts at the same instant. */
 static void maybe_start_sending(struct bench *b)
 {
-    if (b->phase != PHASE_CONNECT || b->n_settled < b->o->n_clients)
+    struct shared *sh = b->sh;
+    if (b->phase != PHASE_CONNECT || atomic_load(&sh->n_settled) < b->o->n_clients)
         return;
     uint64_t now = hb_clock_mono_ns();
+    uint64_t start = 0;
+    uint64_t mine = now + (b->o->n_loops > 1 ? 2 * TICK_MS * NS_PER_MS : 0);
+    bool is_first = atomic_compare_exchange_strong(&sh->send_start_ns, &start, mine);
+    if (is_first) {
+        start = mine;
+        if (b->o->server_pid > 0)
+            sh->cpu_start_s = process_cpu_s(b->o->server_pid);
+    }
     b->phase = PHASE_SEND;
-    b->connect_ns = now - b->start_ns;
-    b->send_start_ns = now;
-    b->send_end_ns = now + b->o->duration_ns;
-    if (!b->o->is_quiet)
-        fprintf(stderr, "hiroba bench ws: %d sockets open in %.2fs%s\n", b->n_open,
-                (double)b->connect_ns / 1e9, b->n_failed > 0 ? " (some failed)" : "");
+    b->connect_ns = now - sh->start_ns;
+    b->send_start_ns = start;
+    b->send_end_ns = start + b->o->duration_ns;
+    if (!b->o->is_quiet && is_first)
+        fprintf(stderr, "hiroba bench ws: %d sockets open in %.2fs%s\n", atomic_load(&sh->n_open),
+                (double)b->connect_ns / 1e9,
+                atomic_load(&sh->n_open) < b->o->n_clients ? " (some failed)" : "");
     if (b->o->rate <= 0)
         return;
     double period_ns = 1e9 / b->o->rate;
-    for (int i = 0; i < b->o->n_clients; i++) {
+    for (int i = 0; i < b->n_socks; i++) {
         struct sock *s = &b->socks[i];
         if (s->state != SOCK_OPEN)
             continue;
         /* Spread the sockets over one period so they do not all send in the same tick. */
-        s->offset_ns = (uint64_t)(period_ns * (double)i / (double)b->o->n_clients);
-        uv_timer_start(&s->timer, on_send_timer, s->offset_ns / NS_PER_MS, 0);
+        s->offset_ns = (uint64_t)(period_ns * (double)s->index / (double)b->o->n_clients);
+        uint64_t due = start + s->offset_ns;
+        uv_timer_start(&s->timer, on_send_timer, due > now ? (due - now) / NS_PER_MS : 0, 0);
     }
 }
 
 static void close_all(struct bench *b)
 {
+    struct shared *sh = b->sh;
+    /* The server's work for the run ends here: sample its CPU before the closes add to it. */
+    if (b->phase != PHASE_CONNECT && b->o->server_pid > 0 &&
+        !atomic_exchange(&sh->is_cpu_sampled, true)) {
+        sh->cpu_end_s = process_cpu_s(b->o->server_pid);
+        sh->cpu_end_ns = hb_clock_mono_ns();
+    }
     b->phase = PHASE_CLOSE;
     uv_timer_stop(&b->tick);
-    for (int i = 0; i < b->o->n_clients; i++) {
+    for (int i = 0; i < b->n_socks; i++) {
         struct sock *s = &b->socks[i];
         sock_close(s);
         uv_close((uv_handle_t *)&s->timer, NULL);
@@ -936,38 +1039,58 @@ static void close_all(struct bench *b)
     uv_close((uv_handle_t *)&b->tick, NULL);
 }
 
+/* True when every delivery expected by any loop arrived at some loop. Published counters lag
+ * the real ones, so this never closes early: the expected ones are final once every loop is
+ * draining, and the delivered ones only grow. */
+static bool all_delivered(const struct shared *sh)
+{
+    if (atomic_load(&sh->n_draining) < sh->o->n_loops)
+        return false;
+    uint64_t expected = 0, delivered = 0;
+    for (int i = 0; i < sh->o->n_loops; i++) {
+        expected += atomic_load(&sh->loops[i].pub_expected);
+        delivered += atomic_load(&sh->loops[i].pub_delivered);
+    }
+    return delivered >= expected;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct bench *b = t->data;
+    struct shared *sh = b->sh;
     uint64_t now = hb_clock_mono_ns();
-    if (hb_bench_run_is_interrupted() || now >= b->deadline_ns) {
+    atomic_store(&b->pub_expected, b->n_expected);
+    atomic_store(&b->pub_delivered, b->n_delivered);
+    if (hb_bench_run_is_interrupted() || now >= sh->deadline_ns) {
         if (b->phase == PHASE_CONNECT)
             hb_bench_stats_error(&b->stats, HB_BENCH_STATS_ERR_TIMEOUT,
-                                 (uint64_t)(b->o->n_clients - b->n_settled),
+                                 (uint64_t)(b->n_socks - b->n_settled),
                                  "sockets still connecting after the time limit");
         close_all(b);
         return;
     }
     switch (b->phase) {
     case PHASE_CONNECT:
-        while (b->n_handshaking < MAX_HANDSHAKES && b->next_to_open < b->o->n_clients) {
+        while (b->n_handshaking < MAX_HANDSHAKES && b->next_to_open < b->n_socks) {
             b->n_handshaking++;
             open_sock(&b->socks[b->next_to_open++]);
         }
-        if (!b->o->is_quiet && now - b->last_progress_ns > NS_PER_S) {
+        if (!b->o->is_quiet && b->id == 0 && now - b->last_progress_ns > NS_PER_S) {
             b->last_progress_ns = now;
-            fprintf(stderr, "hiroba bench ws: connecting: %d of %d open\n", b->n_open,
-                    b->o->n_clients);
+            fprintf(stderr, "hiroba bench ws: connecting: %d of %d open\n",
+                    atomic_load(&sh->n_open), b->o->n_clients);
         }
+        maybe_start_sending(b); /* another loop's socket may have been the last to settle */
         break;
     case PHASE_SEND:
         if (now >= b->send_end_ns) {
             b->phase = PHASE_DRAIN;
             b->drain_end_ns = now + b->o->drain_ns;
+            atomic_fetch_add(&sh->n_draining, 1); /* after this tick's final pub_expected */
         }
         break;
     case PHASE_DRAIN:
-        if (b->n_delivered >= b->n_expected || now >= b->drain_end_ns)
+        if (all_delivered(sh) || now >= b->drain_end_ns)
             close_all(b);
         break;
     case PHASE_CLOSE:
@@ -994,11 +1117,40 @@ static void raise_fd_limit(int n_needed)
 
 /* ---- Report. ---- */
 
-static void report(const struct bench *b, double elapsed_s)
+/* The loops' results, merged. */
+struct totals {
+    struct hb_bench_stats stats;
+    uint64_t connect_ns;
+    int n_open_peak;
+    uint64_t n_sent, n_expected, n_delivered, n_foreign;
+    uint64_t send_start_ns, last_delivery_ns;
+};
+
+static void merge_loops(const struct shared *sh, struct totals *t)
 {
-    const struct options *o = b->o;
-    const struct hb_bench_stats *st = &b->stats;
-    uint64_t drops = b->n_expected > b->n_delivered ? b->n_expected - b->n_delivered : 0;
+    memset(t, 0, sizeof(*t));
+    hb_bench_stats_init(&t->stats);
+    for (int i = 0; i < sh->o->n_loops; i++) {
+        const struct bench *b = &sh->loops[i];
+        hb_bench_stats_merge(&t->stats, &b->stats);
+        if (b->connect_ns > t->connect_ns)
+            t->connect_ns = b->connect_ns;
+        t->n_open_peak += b->n_open_peak;
+        t->n_sent += b->n_sent;
+        t->n_expected += b->n_expected;
+        t->n_delivered += b->n_delivered;
+        t->n_foreign += b->n_foreign;
+        if (b->last_delivery_ns > t->last_delivery_ns)
+            t->last_delivery_ns = b->last_delivery_ns;
+    }
+    t->send_start_ns = atomic_load(&sh->send_start_ns);
+}
+
+static void report(const struct shared *sh, const struct totals *t, double elapsed_s)
+{
+    const struct options *o = sh->o;
+    const struct hb_bench_stats *st = &t->stats;
+    uint64_t drops = t->n_expected > t->n_delivered ? t->n_expected - t->n_delivered : 0;
     double send_s = (double)o->duration_ns / 1e9;
     uint64_t pct[5] = {
         hb_bench_stats_percentile(st, 50),  hb_bench_stats_percentile(st, 90),
@@ -1006,38 +1158,113 @@ static void report(const struct bench *b, double elapsed_s)
         hb_bench_stats_percentile(st, 100),
     };
     uint64_t n_errors = hb_bench_stats_n_errors(st);
+    /* The time from the start of sending to the last delivery: past the duration when the
+     * server fell behind, so deliveries / max(duration, last) is the rate it really sustained. */
+    double last_s = t->last_delivery_ns > t->send_start_ns
+                        ? (double)(t->last_delivery_ns - t->send_start_ns) / 1e9
+                        : 0;
+    char cpu[96] = "null";
+    bool has_cpu = o->server_pid > 0 && sh->cpu_start_s >= 0 && sh->cpu_end_s >= 0 &&
+                   sh->cpu_end_ns > t->send_start_ns;
+    double cpu_s = has_cpu ? sh->cpu_end_s - sh->cpu_start_s : 0;
+    double window_s = has_cpu ? (double)(sh->cpu_end_ns - t->send_start_ns) / 1e9 : 0;
+    if (has_cpu)
+        snprintf(cpu, sizeof(cpu), "{\"cpu_s\":%.2f,\"window_s\":%.3f}", cpu_s, window_s);
     if (o->is_json) {
         printf("{\"mode\":\"ws\",\"url\":\"%s\",\"peer\":\"%s\",\"connections\":%d,\"rooms\":%d,"
-               "\"rate_per_connection\":%g,\"duration_s\":%.3f,\"elapsed_s\":%.3f,"
+               "\"loops\":%d,\"rate_per_connection\":%g,\"duration_s\":%.3f,\"elapsed_s\":%.3f,"
                "\"connect_s\":%.3f,\"connected\":%d,\"sent\":%llu,\"sent_per_s\":%.1f,"
                "\"expected\":%llu,\"delivered\":%llu,\"delivered_per_s\":%.1f,\"drops\":%llu,"
-               "\"foreign\":%llu,\"errors\":%llu,\"latency_ns\":{\"min\":%llu,\"mean\":%.0f,"
+               "\"foreign\":%llu,\"errors\":%llu,\"last_delivery_s\":%.3f,\"server\":%s,"
+               "\"latency_ns\":{\"min\":%llu,\"mean\":%.0f,"
                "\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"p99_9\":%llu,\"max\":%llu}}\n",
-               o->url, b->peer, o->n_clients, o->n_rooms, o->rate, send_s, elapsed_s,
-               (double)b->connect_ns / 1e9, b->n_open_peak, (unsigned long long)b->n_sent,
-               (double)b->n_sent / send_s, (unsigned long long)b->n_expected,
-               (unsigned long long)b->n_delivered, (double)b->n_delivered / send_s,
-               (unsigned long long)drops, (unsigned long long)b->n_foreign,
-               (unsigned long long)n_errors, (unsigned long long)st->min_ns,
+               o->url, sh->peer, o->n_clients, o->n_rooms, o->n_loops, o->rate, send_s, elapsed_s,
+               (double)t->connect_ns / 1e9, t->n_open_peak, (unsigned long long)t->n_sent,
+               (double)t->n_sent / send_s, (unsigned long long)t->n_expected,
+               (unsigned long long)t->n_delivered, (double)t->n_delivered / send_s,
+               (unsigned long long)drops, (unsigned long long)t->n_foreign,
+               (unsigned long long)n_errors, last_s, cpu, (unsigned long long)st->min_ns,
                hb_bench_stats_mean(st), (unsigned long long)pct[0], (unsigned long long)pct[1],
                (unsigned long long)pct[2], (unsigned long long)pct[3], (unsigned long long)pct[4]);
         return;
     }
-    char t[5][32];
+    char txt[5][32];
     for (int i = 0; i < 5; i++)
-        hb_bench_report_format_ns(t[i], sizeof(t[i]), (double)pct[i]);
-    printf("hiroba bench ws: %s (%s)\n", o->url, b->peer);
-    printf("  sockets     %d over %d room%s, %d open (connected in %.2fs)\n", o->n_clients,
-           o->n_rooms, o->n_rooms == 1 ? "" : "s", b->n_open_peak, (double)b->connect_ns / 1e9);
+        hb_bench_report_format_ns(txt[i], sizeof(txt[i]), (double)pct[i]);
+    printf("hiroba bench ws: %s (%s)\n", o->url, sh->peer);
+    printf("  sockets     %d over %d room%s on %d loop%s, %d open (connected in %.2fs)\n",
+           o->n_clients, o->n_rooms, o->n_rooms == 1 ? "" : "s", o->n_loops,
+           o->n_loops == 1 ? "" : "s", t->n_open_peak, (double)t->connect_ns / 1e9);
     printf("  sent        %llu messages in %.2fs (%.1f/s; %g/s per socket)\n",
-           (unsigned long long)b->n_sent, send_s, (double)b->n_sent / send_s, o->rate);
+           (unsigned long long)t->n_sent, send_s, (double)t->n_sent / send_s, o->rate);
     printf("  delivered   %llu of %llu expected (%.1f messages/s)\n",
-           (unsigned long long)b->n_delivered, (unsigned long long)b->n_expected,
-           (double)b->n_delivered / send_s);
-    printf("  latency     p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", t[0], t[1], t[2], t[3],
-           t[4]);
+           (unsigned long long)t->n_delivered, (unsigned long long)t->n_expected,
+           (double)t->n_delivered / send_s);
+    printf("  latency     p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", txt[0], txt[1], txt[2],
+           txt[3], txt[4]);
     printf("  drops       %llu\n", (unsigned long long)drops);
     printf("  errors      %llu\n", (unsigned long long)n_errors);
+    if (has_cpu)
+        printf(
+            "  server      %.2f CPU s over %.2fs (%.0f%% of a core), %.0f deliveries per CPU s\n",
+            cpu_s, window_s, 100 * cpu_s / window_s,
+            cpu_s > 0 ? (double)t->n_delivered / cpu_s : 0);
+}
+
+/* Sets up loop `id` and its share of the sockets (a contiguous range of indices, so each
+ * loop holds sockets of every room and deliveries cross loops like they cross clients). */
+static void loop_init(struct shared *sh, struct bench *b, int id, struct sock *all)
+{
+    const struct options *o = sh->o;
+    b->o = o;
+    b->sh = sh;
+    b->id = id;
+    b->first = (int)((long long)o->n_clients * id / o->n_loops);
+    b->n_socks = (int)((long long)o->n_clients * (id + 1) / o->n_loops) - b->first;
+    b->socks = all + b->first;
+    hb_bench_stats_init(&b->stats);
+    b->read_buf = hb_xmalloc(READ_BUF_LEN);
+    b->rng = (0x9e3779b9u * (uint32_t)(id + 1)) ^ (uint32_t)hb_clock_mono_ns();
+    if (b->rng == 0)
+        b->rng = 1;
+    uv_loop_init(&b->loop);
+    for (int i = 0; i < b->n_socks; i++) {
+        struct sock *s = &b->socks[i];
+        s->b = b;
+        s->index = b->first + i;
+        s->room = s->index % o->n_rooms;
+        hb_http_client_init(&s->http, false);
+        hb_buf_init(&s->in, MAX_FRAME_LEN + 16);
+        hb_buf_init(&s->msg, MAX_FRAME_LEN);
+        hb_buf_init(&s->out[0], MAX_OUT_LEN);
+        hb_buf_init(&s->out[1], MAX_OUT_LEN);
+        uv_timer_init(&b->loop, &s->timer);
+        s->timer.data = s;
+    }
+    uv_timer_init(&b->loop, &b->tick);
+    b->tick.data = b;
+    b->last_progress_ns = sh->start_ns;
+}
+
+static void loop_release(struct bench *b)
+{
+    uv_loop_close(&b->loop);
+    for (int i = 0; i < b->n_socks; i++) {
+        struct sock *s = &b->socks[i];
+        hb_buf_release(&s->in);
+        hb_buf_release(&s->msg);
+        hb_buf_release(&s->out[0]);
+        hb_buf_release(&s->out[1]);
+    }
+    free(b->read_buf);
+    hb_bench_stats_release(&b->stats);
+}
+
+static void loop_body(void *arg)
+{
+    struct bench *b = arg;
+    uv_timer_start(&b->tick, on_tick, 0, TICK_MS);
+    uv_run(&b->loop, UV_RUN_DEFAULT);
 }
 
 static int run(const struct options *o)
@@ -1050,16 +1277,16 @@ static int run(const struct options *o)
         return usage_error("refusing non-loopback target '%s' (only 127.0.0.0/8, ::1 and "
                            "localhost; pass --allow-remote to load another machine)",
                            url.host);
-    struct bench *b = hb_xcalloc(1, sizeof(*b));
-    b->o = o;
-    int err = hb_client_url_resolve(&url, &b->addr, &b->addr_len);
+    struct shared *sh = hb_xcalloc(1, sizeof(*sh));
+    sh->o = o;
+    int err = hb_client_url_resolve(&url, &sh->addr, &sh->addr_len);
     if (err < 0) {
-        free(b);
+        free(sh);
         if (err == HB_EPERM)
             return usage_error("'%s' does not resolve to a loopback address", url.host);
         return fail_line("cannot resolve '%s'", url.host);
     }
-    hb_client_url_format_addr((const struct sockaddr *)&b->addr, b->peer, sizeof(b->peer));
+    hb_client_url_format_addr((const struct sockaddr *)&sh->addr, sh->peer, sizeof(sh->peer));
 
     /* Setup over REST. */
     char prefix[HB_CLIENT_URL_MAX_TARGET + 2];
@@ -1071,20 +1298,20 @@ static int run(const struct options *o)
     while (plen > 0 && prefix[plen - 1] == '/')
         prefix[--plen] = '\0';
     struct rest r = {
-        .o = o, .addr = &b->addr, .addr_len = b->addr_len, .url = &url, .prefix = prefix};
+        .o = o, .addr = &sh->addr, .addr_len = sh->addr_len, .url = &url, .prefix = prefix};
     char token[2048];
     int64_t *room_ids = hb_xcalloc((size_t)o->n_rooms, sizeof(*room_ids));
     int code = rest_setup(&r, token, sizeof(token), room_ids);
     if (code != 0) {
         free(room_ids);
-        free(b);
+        free(sh);
         return code;
     }
 
-    b->upgrade = hb_xcalloc((size_t)o->n_rooms, sizeof(*b->upgrade));
+    sh->upgrade = hb_xcalloc((size_t)o->n_rooms, sizeof(*sh->upgrade));
     for (int i = 0; i < o->n_rooms; i++) {
-        hb_buf_init(&b->upgrade[i], 8192);
-        hb_buf_printf(&b->upgrade[i],
+        hb_buf_init(&sh->upgrade[i], 8192);
+        hb_buf_printf(&sh->upgrade[i],
                       "GET %s/ws/chat/%lld/ HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
                       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                       "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n\r\n",
@@ -1093,29 +1320,16 @@ static int run(const struct options *o)
     free(room_ids);
 
     raise_fd_limit(o->n_clients);
-    hb_bench_stats_init(&b->stats);
-    b->room_open = hb_xcalloc((size_t)o->n_rooms, sizeof(*b->room_open));
-    b->read_buf = hb_xmalloc(READ_BUF_LEN);
-    b->socks = hb_xcalloc((size_t)o->n_clients, sizeof(*b->socks));
-    b->rng = 0x9e3779b9u ^ (uint32_t)hb_clock_mono_ns();
-    if (b->rng == 0)
-        b->rng = 1;
-    uv_loop_init(&b->loop);
-    for (int i = 0; i < o->n_clients; i++) {
-        struct sock *s = &b->socks[i];
-        s->b = b;
-        s->index = i;
-        s->room = i % o->n_rooms;
-        hb_http_client_init(&s->http, false);
-        hb_buf_init(&s->in, MAX_FRAME_LEN + 16);
-        hb_buf_init(&s->msg, MAX_FRAME_LEN);
-        hb_buf_init(&s->out[0], MAX_OUT_LEN);
-        hb_buf_init(&s->out[1], MAX_OUT_LEN);
-        uv_timer_init(&b->loop, &s->timer);
-        s->timer.data = s;
-    }
-    uv_timer_init(&b->loop, &b->tick);
-    b->tick.data = b;
+    sh->room_open = hb_xcalloc((size_t)o->n_rooms, sizeof(*sh->room_open));
+    struct sock *socks = hb_xcalloc((size_t)o->n_clients, sizeof(*socks));
+    sh->loops = hb_xcalloc((size_t)o->n_loops, sizeof(*sh->loops));
+    sh->start_ns = hb_clock_mono_ns();
+    sh->deadline_ns = sh->start_ns + o->time_limit_ns;
+    uint64_t connect_limit = sh->start_ns + o->timeout_ns + (uint64_t)o->n_clients * NS_PER_MS;
+    if (connect_limit + o->duration_ns + o->drain_ns < sh->deadline_ns)
+        sh->deadline_ns = connect_limit + o->duration_ns + o->drain_ns;
+    for (int i = 0; i < o->n_loops; i++)
+        loop_init(sh, &sh->loops[i], i, socks);
 
     struct sigaction sa, old_int, old_pipe;
     memset(&sa, 0, sizeof(sa));
@@ -1125,22 +1339,35 @@ static int run(const struct options *o)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, &old_pipe);
 
-    b->start_ns = hb_clock_mono_ns();
-    b->last_progress_ns = b->start_ns;
-    b->deadline_ns = b->start_ns + o->time_limit_ns;
-    uint64_t connect_limit = b->start_ns + o->timeout_ns + (uint64_t)o->n_clients * NS_PER_MS;
-    if (connect_limit + o->duration_ns + o->drain_ns < b->deadline_ns)
-        b->deadline_ns = connect_limit + o->duration_ns + o->drain_ns;
-    uv_timer_start(&b->tick, on_tick, 0, TICK_MS);
-    uv_run(&b->loop, UV_RUN_DEFAULT);
-    double elapsed_s = (double)(hb_clock_mono_ns() - b->start_ns) / 1e9;
+    /* Loop 0 runs on this thread; the others get one thread each. */
+    uv_thread_t *tids = hb_xcalloc((size_t)o->n_loops, sizeof(*tids));
+    int n_started = 1;
+    for (; n_started < o->n_loops; n_started++) {
+        if (uv_thread_create(&tids[n_started], loop_body, &sh->loops[n_started]) != 0) {
+            fail_line("cannot start loop thread %d", n_started);
+            hb_bench_run_interrupt(); /* the started loops stop on their next tick */
+            break;
+        }
+    }
+    loop_body(&sh->loops[0]);
+    for (int i = 1; i < n_started; i++)
+        uv_thread_join(&tids[i]);
+    for (int i = n_started; i < o->n_loops; i++) {
+        /* Never started: close its handles so the loop can be released. */
+        close_all(&sh->loops[i]);
+        uv_run(&sh->loops[i].loop, UV_RUN_DEFAULT);
+    }
+    free(tids);
+    double elapsed_s = (double)(hb_clock_mono_ns() - sh->start_ns) / 1e9;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGPIPE, &old_pipe, NULL);
 
-    report(b, elapsed_s);
+    struct totals t;
+    merge_loops(sh, &t);
+    report(sh, &t, elapsed_s);
     fflush(stdout);
     code = 0;
-    const struct hb_bench_stats *st = &b->stats;
+    const struct hb_bench_stats *st = &t.stats;
     for (int k = 0; k < HB_BENCH_STATS_N_ERR; k++) {
         if (st->errors[k] == 0)
             continue;
@@ -1149,31 +1376,25 @@ static int run(const struct options *o)
                   st->errors[k] == 1 ? "" : "s", st->error_text[k]);
         code = 1;
     }
-    if (b->n_expected > b->n_delivered)
+    if (t.n_expected > t.n_delivered)
         code = fail_line("%llu of %llu expected deliveries never arrived",
-                         (unsigned long long)(b->n_expected - b->n_delivered),
-                         (unsigned long long)b->n_expected);
+                         (unsigned long long)(t.n_expected - t.n_delivered),
+                         (unsigned long long)t.n_expected);
     if (hb_bench_run_is_interrupted())
         code = fail_line("interrupted");
-    if (b->n_open_peak == 0 && code == 0)
+    if (t.n_open_peak == 0 && code == 0)
         code = fail_line("no socket could be opened");
 
-    uv_loop_close(&b->loop);
-    for (int i = 0; i < o->n_clients; i++) {
-        struct sock *s = &b->socks[i];
-        hb_buf_release(&s->in);
-        hb_buf_release(&s->msg);
-        hb_buf_release(&s->out[0]);
-        hb_buf_release(&s->out[1]);
-    }
+    hb_bench_stats_release(&t.stats);
+    for (int i = 0; i < o->n_loops; i++)
+        loop_release(&sh->loops[i]);
     for (int i = 0; i < o->n_rooms; i++)
-        hb_buf_release(&b->upgrade[i]);
-    free(b->upgrade);
-    free(b->socks);
-    free(b->read_buf);
-    free(b->room_open);
-    hb_bench_stats_release(&b->stats);
-    free(b);
+        hb_buf_release(&sh->upgrade[i]);
+    free(sh->upgrade);
+    free(socks);
+    free(sh->loops);
+    free(sh->room_open);
+    free(sh);
     return code;
 }
 
@@ -1182,6 +1403,7 @@ int hb_bench_ws_main(int argc, char **argv)
     struct options o = {
         .n_clients = 50,
         .n_rooms = 1,
+        .n_loops = 1,
         .rate = 1,
         .duration_ns = 10 * NS_PER_S,
         .drain_ns = 2 * NS_PER_S,
@@ -1203,5 +1425,7 @@ int hb_bench_ws_main(int argc, char **argv)
     }
     if (o.n_rooms > o.n_clients)
         return usage_error("--rooms %d is more than --connections %d", o.n_rooms, o.n_clients);
+    if (o.n_loops > o.n_clients)
+        return usage_error("--loops %d is more than --connections %d", o.n_loops, o.n_clients);
     return run(&o);
 }

@@ -1,0 +1,19 @@
+# SPDX-License-Identifier: MIT
+"""The seed stack's chat models (API.md §9: chat_room, chat_chatlog)."""
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Room(models.Model):
+    created_at = models.DateTimeField(default=timezone.now)
+    name = models.CharField(max_length=200, unique=True)
+    headcount = models.IntegerField(default=0)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+
+
+class ChatLog(models.Model):
+    room = models.ForeignKey(Room, on_delete=models.CASCADE)
+    message = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
