@@ -32,7 +32,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
-#if __has_include("pubsub/pubsub_redis.h")
+#if __has_include("../pubsub/pubsub_redis.c")
 #include "pubsub/pubsub_redis.h"
 #else /* TODO(#8): until the Redis client lands */
 struct hb_redis;

@@ -2,6 +2,7 @@
 /* The serve and migrate commands (app layer): builds the process-lifetime objects from the
  * config, runs the server, and tears everything down in reverse order so LeakSanitizer sees
  * nothing at exit. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,9 +60,35 @@ static void free_list(char **items)
 
 static _Thread_local struct hb_store_conn *worker_reader;
 
+/* Pool threads running offloaded handlers open a reader each on first use; they live as long
+ * as the process's pool and are closed when the server stops. */
+#define POOL_READERS_MAX 128
+static struct hb_store *serve_store;
+static pthread_mutex_t pool_readers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hb_store_conn *pool_readers[POOL_READERS_MAX];
+static int n_pool_readers;
+
 struct hb_store_conn *hb_app_reader(void)
 {
+    if (worker_reader != NULL)
+        return worker_reader;
+    struct hb_store_conn *conn = NULL;
+    pthread_mutex_lock(&pool_readers_lock);
+    if (n_pool_readers < POOL_READERS_MAX && hb_store_reader_open(serve_store, &conn) == 0)
+        pool_readers[n_pool_readers++] = conn;
+    pthread_mutex_unlock(&pool_readers_lock);
+    /* Without one (the limit, a database down), the writer serves: slower, still correct. */
+    worker_reader = conn != NULL ? conn : hb_store_writer(serve_store);
     return worker_reader;
+}
+
+static void close_pool_readers(void)
+{
+    pthread_mutex_lock(&pool_readers_lock);
+    for (int i = 0; i < n_pool_readers; i++)
+        hb_store_reader_close(pool_readers[i]);
+    n_pool_readers = 0;
+    pthread_mutex_unlock(&pool_readers_lock);
 }
 
 static void on_worker_start(struct hb_net_worker *worker, void *ctx)
@@ -174,7 +201,20 @@ int hb_app_serve_main(int argc, char **argv)
         .allowed_hosts = n_hosts > 0 ? (const char *const *)app.allowed_hosts : NULL,
         .n_allowed_hosts = n_hosts,
         .app = &app,
+        /* libpq waits on the network: keep those waits off the loops (SQLite reads are short
+         * local page reads, cheaper on the loop than a hop to the pool). */
+        .offload_handlers = strcmp(hb_store_backend_name(app.store), "sqlite") != 0,
     };
+    /* The tests run the SQLite suite this way too, so the offload path has no blind spot. */
+    const char *force = getenv("HIROBA_OFFLOAD_HANDLERS");
+    if (force != NULL && force[0] != '\0')
+        app.http.offload_handlers = strcmp(force, "0") != 0;
+    serve_store = app.store;
+    if (app.http.offload_handlers) {
+        char n[16];
+        snprintf(n, sizeof(n), "%d", app.cfg.workers * 8 < 16 ? 16 : app.cfg.workers * 8);
+        setenv("UV_THREADPOOL_SIZE", n, 0); /* read by libuv when it starts its pool */
+    }
     hb_http_server_configure(&app.http);
 
     struct hb_net_config net = {
@@ -201,6 +241,7 @@ int hb_app_serve_main(int argc, char **argv)
     hb_app_purge_stop();
     hb_app_relay_stop();
     hb_app_ws_stop();
+    close_pool_readers();
     if (err == 0) {
         hb_log_info("drained, exiting");
         rc = 0;

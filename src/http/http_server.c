@@ -48,7 +48,16 @@ struct hconn {
     bool peer_eof;                  /* the client half-closed: answer what it sent, then close */
     hb_http_upgrade_cb *upgrade_cb; /* set by hb_http_server_upgrade(): hand the conn over */
     void *upgrade_data;
+    /* Offloaded handlers (cfg->offload_handlers): the route runs on a pool thread. */
+    bool is_offloaded; /* a pool thread owns req and res until offload_done */
+    bool is_orphan;    /* the connection closed meanwhile: offload_done frees hc */
+    bool offload_rc;   /* run_route's result */
+    int (*then)(struct hb_http_request *req, struct hb_http_response *res, void *arg);
+    void *then_arg;
 };
+
+/* The connection whose handler this pool thread is running, if any. */
+static _Thread_local struct hconn *offloaded_here;
 
 static const struct hb_http_server_config *cfg;
 
@@ -123,6 +132,10 @@ static void on_close(struct hb_conn *conn)
     struct hconn *hc = hb_conn_data(conn);
     if (hc == NULL)
         return;
+    if (hc->is_offloaded) {
+        hc->is_orphan = true; /* the pool thread still uses it: offload_done frees it */
+        return;
+    }
     if (hc->upgrade_cb != NULL)
         hc->upgrade_cb(conn, hc->upgrade_data, NULL, 0); /* never taken over: let it free */
     release_hconn(hc);
@@ -346,6 +359,59 @@ static void answer_options(struct hconn *hc)
                                "\"application/x-www-form-urlencoded\"]}");
 }
 
+static bool run_route(struct hconn *hc);
+
+/* ---- offloaded handlers ----
+ * With a store whose calls block on the network (PostgreSQL), API routes run on the thread
+ * pool: a handler's store reads then never hold up the loop. The loop does not touch req and
+ * res meanwhile (the connection is busy); work the handler queues runs at once on the same pool
+ * thread, and its done callback runs on the loop afterwards, as it would have. */
+
+static void offload_work(void *arg)
+{
+    struct hconn *hc = arg;
+    offloaded_here = hc;
+    hc->offload_rc = run_route(hc);
+    offloaded_here = NULL;
+}
+
+static void offload_done(struct hb_conn *conn, void *arg)
+{
+    struct hconn *hc = arg;
+    hc->is_offloaded = false;
+    int (*then)(struct hb_http_request *, struct hb_http_response *, void *) = hc->then;
+    hc->then = NULL;
+    if (hc->is_orphan) {
+        if (then != NULL) {
+            /* Let done free its argument; nobody is answered. */
+            struct hb_http_request req = {0};
+            struct hb_http_response res;
+            struct hb_arena arena;
+            hb_arena_init(&arena, 256);
+            req.arena = &arena;
+            hb_http_response_init(&res);
+            (void)then(&req, &res, hc->then_arg);
+            hb_http_response_release(&res);
+            hb_arena_release(&arena);
+        }
+        if (hc->upgrade_cb != NULL)
+            hc->upgrade_cb(conn, hc->upgrade_data, NULL, 0);
+        release_hconn(hc);
+        return;
+    }
+    bool is_complete = hc->offload_rc;
+    if (then != NULL)
+        is_complete = then(&hc->req, &hc->res, hc->then_arg) != HB_EAGAIN;
+    if (is_complete)
+        hb_http_server_finish(&hc->res);
+}
+
+static void offload(struct hconn *hc)
+{
+    hc->is_offloaded = true;
+    hb_conn_queue_work(hc->conn, offload_work, offload_done, hc);
+}
+
 /* Routes and runs one parsed request. Returns true when the response is complete. */
 static bool handle(struct hconn *hc)
 {
@@ -392,6 +458,20 @@ static bool handle(struct hconn *hc)
         hb_http_response_detail(res, 404, "見つかりませんでした。");
         return true;
     }
+    if (cfg->offload_handlers && (hb_str_starts(req->decoded_path, HB_STR("/api/")) ||
+                                  hb_str_starts(req->decoded_path, HB_STR("/ws/")))) {
+        offload(hc);
+        return false;
+    }
+    return run_route(hc);
+}
+
+/* The auth guard, the method check and the handler. Returns true when the response is
+ * complete. */
+static bool run_route(struct hconn *hc)
+{
+    struct hb_http_request *req = &hc->req;
+    struct hb_http_response *res = &hc->res;
     if (cfg->guard != NULL && cfg->guard(req, res, hc->group->auth) != 0)
         return true;
     req->route = hb_http_route_for_method(hc->group, req->method);
@@ -681,6 +761,13 @@ void hb_http_server_queue_work(struct hb_http_request *req, void (*work)(void *a
                                void *arg)
 {
     struct hconn *hc = req->_conn;
+    if (offloaded_here == hc) {
+        /* Already on a pool thread (an offloaded handler): work now, done on the loop. */
+        work(arg);
+        hc->then = done;
+        hc->then_arg = arg;
+        return;
+    }
     struct queued *q = hb_xmalloc(sizeof(*q));
     q->hc = hc;
     q->work = work;
