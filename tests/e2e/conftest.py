@@ -26,12 +26,12 @@ def free_port():
 class Server:
     """A running hiroba process. url has no trailing slash."""
 
-    def __init__(self, tmpdir, args=(), env=None):
+    def __init__(self, tmpdir, args=(), env=None, database=None):
         self.port = free_port()
         self.host = "127.0.0.1"
         self.url = "http://127.0.0.1:%d" % self.port
         self.tmpdir = tmpdir
-        self.db = "sqlite:///" + os.path.join(tmpdir, "db.sqlite3")
+        self.db = database or "sqlite:///" + os.path.join(tmpdir, "db.sqlite3")
         self.log_path = os.path.join(tmpdir, "server.log")
         self.bin = BIN
         e = dict(os.environ)
@@ -84,14 +84,14 @@ class Server:
 
 @pytest.fixture
 def server_factory():
-    """Returns start(args=(), env=None) -> Server; every server is stopped after the test."""
+    """Returns start(args=(), env=None, database=None) -> Server; every server is stopped after the test."""
     servers = []
     dirs = []
 
-    def start(args=(), env=None):
+    def start(args=(), env=None, database=None):
         d = tempfile.TemporaryDirectory(prefix="hiroba-e2e-")
         dirs.append(d)
-        s = Server(d.name, args, env)
+        s = Server(d.name, args, env, database)
         servers.append(s)
         return s
 
