@@ -33,8 +33,10 @@ int hb_store_open(const char *url, const struct hb_store_options *opts, struct h
     const struct hb_store_ops *ops;
     if (strncmp(url, "sqlite:", 7) == 0)
         ops = &hb_store__sqlite_ops;
+    else if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        ops = &hb_store__pg_ops;
     else
-        return HB_EINVAL; /* TODO(#pg): postgres:// with store_pg.c */
+        return HB_EINVAL;
 
     struct hb_store *store = hb_xcalloc(1, sizeof(*store));
     store->ops = ops;

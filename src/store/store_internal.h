@@ -126,6 +126,7 @@ struct hb_store_ops {
 };
 
 extern const struct hb_store_ops hb_store__sqlite_ops;
+extern const struct hb_store_ops hb_store__pg_ops;
 
 /* ---- JSON output (store_json.c) ----
  * TODO(#json): switch to src/json's streaming writer once it lands; the escaping rules are the

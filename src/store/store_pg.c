@@ -1,0 +1,1745 @@
+/* SPDX-License-Identifier: MIT */
+/* The PostgreSQL backend (store layer), on libpq's blocking API: the app runs every store call of
+ * a PostgreSQL store on the thread pool, so a round trip never blocks an event loop. Each
+ * connection prepares a statement the first time it uses it (PQprepare, then PQexecPrepared);
+ * every value travels as a bound text parameter, and the only SQL assembled at run time is the
+ * topic list's, from fixed fragments. Times cross the wire as UTC text with an explicit "+00"
+ * going in and as int8 microseconds since the epoch coming out (extract(epoch) is numeric, so
+ * exact), which makes the session TimeZone irrelevant.
+ *
+ * Transactions follow the SQLite backend op by op, in READ COMMITTED: a unique violation is
+ * HB_EEXIST, a deferred foreign key failing at COMMIT is HB_ECONFLICT. Where SQLite relied on
+ * its single writer lock, the statements here take row locks instead (a chat room row for its
+ * messages, the blacklisted token's unique index for rotations), always in the order presence
+ * rows, then chat_room rows, so the headcount operations cannot deadlock each other.
+ *
+ * Reconnect: when a connection is found broken (CONNECTION_BAD), it is reset with a short
+ * backoff and its statements are prepared again on the new session. The failed statement is run
+ * again only when that cannot apply anything twice: it was the first statement of its
+ * operation and it reads, opens a transaction, or was refused because the server had already
+ * terminated the session (SQLSTATE 57P01..57P03 arrives before the query is read). Anything
+ * later in an operation fails with HB_EDB, as a transaction that may have committed must. */
+#include "store/store_pg.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+
+#define SCRATCH_MAX (1u << 20)
+#define MAX_PARAMS  8
+/* Resets tried after a broken connection, and the pause before each retry. */
+#define RESET_TRIES    3
+#define RESET_PAUSE_US 100000
+
+/* Column lists shared by the statements that emit a resource (the emit_* decoders read them by
+ * position). */
+#define US(x)         "(extract(epoch from " x ") * 1000000)::int8"
+#define CATEGORY_COLS "c.id, c.name, c.author_id, u.username"
+#define CATEGORY_FROM "bbs_category c LEFT JOIN auth_user u ON u.id = c.author_id"
+#define TOPIC_COLS    "t.id, t.category_id, " US("t.created_at") ", t.comment, t.author_id, u.username"
+#define TOPIC_FROM    "bbs_topic t LEFT JOIN auth_user u ON u.id = t.author_id"
+#define REPLY_COLS    "t.id, t.topic_id, " US("t.created_at") ", t.comment, t.author_id, u.username"
+#define REPLY_FROM    "bbs_reply t LEFT JOIN auth_user u ON u.id = t.author_id"
+#define ROOM_COLS     "r.id, " US("r.created_at") ", r.name, r.headcount, r.author_id, u.username"
+#define ROOM_FROM     "chat_room r LEFT JOIN auth_user u ON u.id = r.author_id"
+#define LOG_COLS      "l.id, l.room_id, " US("l.created_at") ", l.message, l.author_id, u.username"
+#define LOG_FROM      "chat_chatlog l LEFT JOIN auth_user u ON u.id = l.author_id"
+#define USER_COLS     "id, password, is_active, is_staff, is_superuser, username, email"
+/* An author id that names no user is stored as NULL rather than failing the insert. */
+#define AUTHOR(n) "(SELECT id FROM auth_user WHERE id = $" #n "::int8)"
+#define TOKEN_INSERT                                                                               \
+    "INSERT INTO token_blacklist_outstandingtoken (token, created_at, expires_at, user_id, jti) "  \
+    "VALUES ('', $1::timestamptz, $2::timestamptz, " AUTHOR(3) ", $4)"
+/* Gives back the seats the doomed instances held (gone: a DELETE ... RETURNING id on
+ * hiroba_instance, seats: a DELETE ... RETURNING room_id, n on hiroba_presence) and counts the
+ * instances. Presence rows are locked before chat_room rows, as everywhere else. */
+#define GIVE_BACK(gone, seats)                                                                     \
+    "WITH gone AS (" gone "), seats AS (" seats "), sums AS (SELECT room_id, sum(n) AS n FROM "    \
+    "seats GROUP BY room_id), fix AS (UPDATE chat_room r SET headcount = greatest(r.headcount - "  \
+    "sums.n, 0) FROM sums WHERE r.id = sums.room_id RETURNING r.id) SELECT (SELECT count(*) FROM " \
+    "gone), (SELECT count(*) FROM fix)"
+
+#define STMTS(X)                                                                                   \
+    X(ST_BEGIN, "BEGIN")                                                                           \
+    X(ST_BEGIN_SNAPSHOT, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")                        \
+    X(ST_COMMIT, "COMMIT")                                                                         \
+    X(ST_PING, "SELECT 1")                                                                         \
+    X(ST_USER_INSERT,                                                                              \
+      "INSERT INTO auth_user (password, last_login, is_superuser, username, first_name, "          \
+      "last_name, email, is_staff, is_active, date_joined) VALUES ($1, NULL, $2::bool, $3, '', "   \
+      "'', $4, $5::bool, true, $6::timestamptz) RETURNING id")                                     \
+    X(ST_USER_BY_NAME, "SELECT " USER_COLS " FROM auth_user WHERE username = $1")                  \
+    X(ST_USER_BY_ID, "SELECT " USER_COLS " FROM auth_user WHERE id = $1::int8")                    \
+    X(ST_USER_SET_PASSWORD, "UPDATE auth_user SET password = $2 WHERE id = $1::int8")              \
+    X(ST_USER_SET_LAST_LOGIN,                                                                      \
+      "UPDATE auth_user SET last_login = $2::timestamptz WHERE id = $1::int8")                     \
+    X(ST_USER_SET_ACTIVE, "UPDATE auth_user SET is_active = $2::bool WHERE id = $1::int8")         \
+    X(ST_TOKEN_INSERT, TOKEN_INSERT)                                                               \
+    X(ST_TOKEN_INSERT_IF_MISSING, TOKEN_INSERT " ON CONFLICT (jti) DO NOTHING")                    \
+    X(ST_TOKEN_ID, "SELECT id FROM token_blacklist_outstandingtoken WHERE jti = $1")               \
+    X(ST_BLACKLIST_INSERT, "INSERT INTO token_blacklist_blacklistedtoken (blacklisted_at, "        \
+                           "token_id) VALUES ($1::timestamptz, $2::int8)")                         \
+    X(ST_IS_BLACKLISTED,                                                                           \
+      "SELECT 1 FROM token_blacklist_blacklistedtoken b JOIN token_blacklist_outstandingtoken o "  \
+      "ON o.id = b.token_id WHERE o.jti = $1")                                                     \
+    X(ST_PURGE_BLACKLISTED,                                                                        \
+      "DELETE FROM token_blacklist_blacklistedtoken WHERE token_id IN (SELECT id FROM "            \
+      "token_blacklist_outstandingtoken WHERE expires_at < $1::timestamptz)")                      \
+    X(ST_PURGE_OUTSTANDING,                                                                        \
+      "DELETE FROM token_blacklist_outstandingtoken WHERE expires_at < $1::timestamptz")           \
+    X(ST_THROTTLE_INSERT, "INSERT INTO hiroba_login_failure (scope, key, failed_at) VALUES ($1, "  \
+                          "$2, $3::timestamptz)")                                                  \
+    X(ST_THROTTLE_COUNT,                                                                           \
+      "SELECT count(*), " US("min(failed_at)") " FROM hiroba_login_failure WHERE scope = $1 AND "  \
+                                               "key = $2 AND failed_at > $3::timestamptz")         \
+    X(ST_THROTTLE_CLEAR, "DELETE FROM hiroba_login_failure WHERE scope = $1 AND key = $2")         \
+    X(ST_THROTTLE_PURGE, "DELETE FROM hiroba_login_failure WHERE failed_at <= $1::timestamptz")    \
+    X(ST_CATEGORY_LIST, "SELECT " CATEGORY_COLS " FROM " CATEGORY_FROM                             \
+                        " ORDER BY c.id LIMIT $1::int8 OFFSET $2::int8")                           \
+    X(ST_CATEGORY_COUNT, "SELECT count(*) FROM bbs_category")                                      \
+    X(ST_CATEGORY_GET, "SELECT " CATEGORY_COLS " FROM " CATEGORY_FROM " WHERE c.id = $1::int8")    \
+    X(ST_CATEGORY_EXISTS, "SELECT 1 FROM bbs_category WHERE id = $1::int8")                        \
+    X(ST_CATEGORY_INSERT,                                                                          \
+      "INSERT INTO bbs_category (name, author_id) VALUES ($1, " AUTHOR(2) ") RETURNING id")        \
+    X(ST_CATEGORY_UPDATE, "UPDATE bbs_category SET name = $2 WHERE id = $1::int8")                 \
+    X(ST_CATEGORY_TOPIC_IDS, "SELECT id FROM bbs_topic WHERE category_id = $1::int8 ORDER BY id")  \
+    X(ST_CATEGORY_DELETE_REPLIES, "DELETE FROM bbs_reply WHERE topic_id IN (SELECT id FROM "       \
+                                  "bbs_topic WHERE category_id = $1::int8)")                       \
+    X(ST_CATEGORY_DELETE_TOPICS, "DELETE FROM bbs_topic WHERE category_id = $1::int8")             \
+    X(ST_CATEGORY_DELETE, "DELETE FROM bbs_category WHERE id = $1::int8")                          \
+    X(ST_TOPIC_GET, "SELECT " TOPIC_COLS " FROM " TOPIC_FROM " WHERE t.id = $1::int8")             \
+    X(ST_TOPIC_EXISTS, "SELECT 1 FROM bbs_topic WHERE id = $1::int8")                              \
+    X(ST_TOPIC_INSERT, "INSERT INTO bbs_topic (created_at, comment, category_id, author_id) "      \
+                       "VALUES ($1::timestamptz, $2, $3::int8, " AUTHOR(4) ") RETURNING id")       \
+    X(ST_TOPIC_UPDATE,                                                                             \
+      "UPDATE bbs_topic SET category_id = coalesce($2::int8, category_id), comment = "             \
+      "coalesce($3::text, comment), created_at = coalesce($4::timestamptz, created_at) WHERE id "  \
+      "= $1::int8")                                                                                \
+    X(ST_TOPIC_DELETE_REPLIES, "DELETE FROM bbs_reply WHERE topic_id = $1::int8")                  \
+    X(ST_TOPIC_DELETE, "DELETE FROM bbs_topic WHERE id = $1::int8")                                \
+    X(ST_REPLY_GET, "SELECT " REPLY_COLS " FROM " REPLY_FROM " WHERE t.id = $1::int8")             \
+    X(ST_REPLY_INSERT, "INSERT INTO bbs_reply (created_at, comment, topic_id, author_id) VALUES "  \
+                       "($1::timestamptz, $2, $3::int8, " AUTHOR(4) ") RETURNING id")              \
+    X(ST_REPLY_UPDATE,                                                                             \
+      "UPDATE bbs_reply SET topic_id = coalesce($2::int8, topic_id), comment = "                   \
+      "coalesce($3::text, "                                                                        \
+      "comment), created_at = coalesce($4::timestamptz, created_at) WHERE id = $1::int8")          \
+    X(ST_REPLY_DELETE, "DELETE FROM bbs_reply WHERE id = $1::int8")                                \
+    X(ST_REPLY_LIST_TOPIC,                                                                         \
+      "SELECT " REPLY_COLS " FROM " REPLY_FROM " WHERE t.topic_id = $1::int8 AND t.id > $2::int8 " \
+      "ORDER BY t.id LIMIT $3::int8 OFFSET $4::int8")                                              \
+    X(ST_REPLY_COUNT_TOPIC,                                                                        \
+      "SELECT count(*) FROM bbs_reply WHERE topic_id = $1::int8 AND id > $2::int8")                \
+    X(ST_REPLY_LIST_ALL, "SELECT " REPLY_COLS " FROM " REPLY_FROM                                  \
+                         " WHERE t.id > $1::int8 ORDER BY t.id LIMIT $2::int8 OFFSET $3::int8")    \
+    X(ST_REPLY_COUNT_ALL, "SELECT count(*) FROM bbs_reply WHERE id > $1::int8")                    \
+    X(ST_ROOM_LIST,                                                                                \
+      "SELECT " ROOM_COLS " FROM " ROOM_FROM " ORDER BY r.id LIMIT $1::int8 OFFSET $2::int8")      \
+    X(ST_ROOM_COUNT, "SELECT count(*) FROM chat_room")                                             \
+    X(ST_ROOM_GET, "SELECT " ROOM_COLS " FROM " ROOM_FROM " WHERE r.id = $1::int8")                \
+    X(ST_ROOM_INSERT,                                                                              \
+      "INSERT INTO chat_room (created_at, name, headcount, author_id) VALUES ($1::timestamptz, "   \
+      "$2, $3::int4, " AUTHOR(4) ") RETURNING id")                                                 \
+    X(ST_ROOM_UPDATE,                                                                              \
+      "UPDATE chat_room SET name = coalesce($2::text, name), headcount = coalesce($3::int4, "      \
+      "headcount), created_at = coalesce($4::timestamptz, created_at) WHERE id = $1::int8")        \
+    X(ST_ROOM_DELETE_LOGS, "DELETE FROM chat_chatlog WHERE room_id = $1::int8")                    \
+    X(ST_ROOM_DELETE, "DELETE FROM chat_room WHERE id = $1::int8")                                 \
+    X(ST_ROOM_JOIN, "UPDATE chat_room SET headcount = least(headcount::int8 + 1, 2147483647) "     \
+                    "WHERE id = $1::int8 RETURNING headcount")                                     \
+    X(ST_ROOM_LEAVE, "UPDATE chat_room SET headcount = greatest(headcount - 1, 0) WHERE id = "     \
+                     "$1::int8 RETURNING headcount")                                               \
+    X(ST_ROOM_HEADCOUNT, "SELECT headcount FROM chat_room WHERE id = $1::int8")                    \
+    X(ST_ROOM_RESET, "UPDATE chat_room SET headcount = 0 WHERE headcount <> 0")                    \
+    X(ST_PRESENCE_RESET, "DELETE FROM hiroba_presence")                                            \
+    X(ST_INSTANCE_RESET, "DELETE FROM hiroba_instance")                                            \
+    X(ST_PRESENCE_ADD,                                                                             \
+      "INSERT INTO hiroba_presence (instance_id, room_id, n) VALUES ($1, $2::int8, 1) ON "         \
+      "CONFLICT (instance_id, room_id) DO UPDATE SET n = hiroba_presence.n + 1")                   \
+    X(ST_PRESENCE_TAKE, "UPDATE hiroba_presence SET n = n - 1 WHERE instance_id = $1 AND "         \
+                        "room_id = $2::int8 AND n > 0")                                            \
+    X(ST_PRESENCE_PRUNE, "DELETE FROM hiroba_presence WHERE instance_id = $1 AND room_id = "       \
+                         "$2::int8 AND n <= 0")                                                    \
+    X(ST_INSTANCE_BEAT,                                                                            \
+      "INSERT INTO hiroba_instance (id, beat_at) VALUES ($1, $2::timestamptz) ON CONFLICT (id) "   \
+      "DO UPDATE SET beat_at = excluded.beat_at")                                                  \
+    X(ST_INSTANCE_REAP,                                                                            \
+      GIVE_BACK("DELETE FROM hiroba_instance WHERE id <> $1 AND beat_at < $2::timestamptz "        \
+                "RETURNING id",                                                                    \
+                "DELETE FROM hiroba_presence p USING gone WHERE p.instance_id = gone.id "          \
+                "RETURNING p.room_id, p.n"))                                                       \
+    X(ST_INSTANCE_LEAVE,                                                                           \
+      GIVE_BACK("DELETE FROM hiroba_instance WHERE id = $1 RETURNING id",                          \
+                "DELETE FROM hiroba_presence p WHERE p.instance_id = $1 RETURNING p.room_id, "     \
+                "p.n"))                                                                            \
+    X(ST_ROOM_LOCK, "SELECT 1 FROM chat_room WHERE id = $1::int8 FOR UPDATE")                      \
+    X(ST_LOG_LAST, "SELECT coalesce(max(id), 0) FROM chat_chatlog WHERE room_id = $1::int8")       \
+    X(ST_LOG_LIST, "SELECT " LOG_COLS " FROM " LOG_FROM                                            \
+                   " WHERE l.room_id = $1::int8 AND l.id > $2::int8 ORDER BY l.id LIMIT $3::int8 " \
+                   "OFFSET $4::int8")                                                              \
+    X(ST_LOG_COUNT,                                                                                \
+      "SELECT count(*) FROM chat_chatlog WHERE room_id = $1::int8 AND id > $2::int8")              \
+    X(ST_LOG_INSERT, "INSERT INTO chat_chatlog (created_at, message, room_id, author_id) VALUES "  \
+                     "($1::timestamptz, $2, $3::int8, " AUTHOR(4) ") RETURNING id")
+
+enum stmt_id {
+#define STMT_ENUM(id, sql) id,
+    STMTS(STMT_ENUM)
+#undef STMT_ENUM
+        N_STMTS
+};
+
+static const char *const stmt_sql[] = {
+#define STMT_SQL(id, sql) sql,
+    STMTS(STMT_SQL)
+#undef STMT_SQL
+};
+
+/* Topic list variants: (category? x search?) x 6 orders for the rows, then 4 counts. */
+#define TOPIC_ROWS_SLOT   N_STMTS
+#define TOPIC_COUNTS_SLOT (N_STMTS + 4 * 6)
+_Static_assert(TOPIC_COUNTS_SLOT + 4 <= HB_PG_MAX_SLOTS, "raise HB_PG_MAX_SLOTS");
+
+typedef struct hb_store__pg_conn pg_conn;
+
+struct pg_store {
+    char *url;
+};
+
+static pg_conn *pgc(struct hb_store_conn *conn)
+{
+    return (pg_conn *)conn;
+}
+
+/* ---- Parameters ---- */
+
+/* Bound values as NUL-terminated text (libpq's text format); NULL is SQL NULL. A string with a
+ * NUL byte cannot be stored in PostgreSQL text, so it makes the whole call HB_EINVAL. */
+struct params {
+    int n;
+    int err;
+    const char *v[MAX_PARAMS];
+    char *heap[MAX_PARAMS];
+    char num[MAX_PARAMS][HB_STORE_TIME_DB_SIZE + 4];
+};
+
+static void p_init(struct params *p)
+{
+    memset(p, 0, sizeof(*p));
+}
+
+static void p_release(struct params *p)
+{
+    for (int i = 0; i < MAX_PARAMS; i++)
+        free(p->heap[i]);
+    p_init(p);
+}
+
+static char *p_slot(struct params *p)
+{
+    if (p->n == MAX_PARAMS)
+        HB_BUG("raise MAX_PARAMS");
+    return p->num[p->n];
+}
+
+static void p_null(struct params *p)
+{
+    (void)p_slot(p);
+    p->v[p->n++] = NULL;
+}
+
+static void p_i64(struct params *p, int64_t v)
+{
+    char *s = p_slot(p);
+    snprintf(s, sizeof(p->num[0]), "%lld", (long long)v);
+    p->v[p->n++] = s;
+}
+
+/* v, or NULL when v is 0 or less (no author, no user, no change). */
+static void p_opt_id(struct params *p, int64_t v)
+{
+    if (v > 0)
+        p_i64(p, v);
+    else
+        p_null(p);
+}
+
+static void p_bool(struct params *p, bool v)
+{
+    (void)p_slot(p);
+    p->v[p->n++] = v ? "t" : "f";
+}
+
+static void p_lit(struct params *p, const char *s)
+{
+    (void)p_slot(p);
+    p->v[p->n++] = s;
+}
+
+static void p_str(struct params *p, struct hb_str s)
+{
+    (void)p_slot(p);
+    if (s.len > 0 && memchr(s.ptr, '\0', s.len) != NULL)
+        p->err = HB_EINVAL;
+    char *copy = hb_xmalloc(s.len + 1);
+    if (s.len > 0)
+        memcpy(copy, s.ptr, s.len);
+    copy[s.len] = '\0';
+    p->heap[p->n] = copy;
+    p->v[p->n++] = copy;
+}
+
+/* s, or NULL when s.ptr is NULL ("unchanged" in partial updates). */
+static void p_opt_str(struct params *p, struct hb_str s)
+{
+    if (s.ptr != NULL)
+        p_str(p, s);
+    else
+        p_null(p);
+}
+
+/* UTC text with an explicit offset, so the server's TimeZone setting cannot shift it. */
+static void p_time(struct params *p, int64_t us)
+{
+    char *s = p_slot(p);
+    size_t n = hb_store_time_format_db(us, s);
+    if (n == 0)
+        p->err = HB_EINVAL;
+    memcpy(s + n, "+00", 4);
+    p->v[p->n++] = s;
+}
+
+static void p_opt_time(struct params *p, int64_t us)
+{
+    if (us != HB_STORE_TIME_NONE)
+        p_time(p, us);
+    else
+        p_null(p);
+}
+
+/* ---- Results ---- */
+
+static bool v_null(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) != 0;
+}
+
+static int64_t v_i64(const PGresult *r, int row, int col)
+{
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static bool v_bool(const PGresult *r, int row, int col)
+{
+    return PQgetvalue(r, row, col)[0] == 't';
+}
+
+static struct hb_str v_str(const PGresult *r, int row, int col)
+{
+    return (struct hb_str){PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col)};
+}
+
+static int64_t v_time(const PGresult *r, int row, int col)
+{
+    if (v_null(r, row, col))
+        return HB_STORE_TIME_NONE;
+    return v_i64(r, row, col);
+}
+
+/* The author of a row: its id when the joined user exists (username column col + 1), else 0. */
+static int64_t v_author(const PGresult *r, int row, int col)
+{
+    if (v_null(r, row, col) || v_null(r, row, col + 1))
+        return 0;
+    return v_i64(r, row, col);
+}
+
+/* Copies a text column into dst[cap], cutting at a UTF-8 boundary if it does not fit. */
+static void v_copy(const PGresult *r, int row, int col, char *dst, size_t cap)
+{
+    struct hb_str s = v_str(r, row, col);
+    size_t n = s.len < cap - 1 ? s.len : cap - 1;
+    while (n < s.len && n > 0 && ((unsigned char)s.ptr[n] & 0xc0) == 0x80)
+        n--;
+    memcpy(dst, s.ptr, n);
+    dst[n] = '\0';
+}
+
+static int64_t affected(const PGresult *r)
+{
+    return strtoll(PQcmdTuples((PGresult *)(uintptr_t)r), NULL, 10);
+}
+
+/* ---- Errors, statements, transactions ---- */
+
+int hb_store__pg_err(pg_conn *c, const PGresult *res, const char *what)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg);
+    if (state == NULL)
+        state = "";
+    if (strcmp(state, "23505") == 0)
+        return HB_EEXIST;
+    if (strcmp(state, "23503") == 0)
+        return HB_ECONFLICT;
+    /* Class 23 (integrity) and 22 (data: too long, bad encoding, out of range). */
+    if (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0)
+        return HB_EINVAL;
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0 ||
+        strcmp(state, "57014") == 0) {
+        hb_log_warn("postgres: %s: %s", what, msg);
+        return HB_EBUSY;
+    }
+    hb_log_error("postgres: %s: [%s] %s", what, state, msg);
+    return HB_EDB;
+}
+
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    hb_log_debug("postgres: %s", message);
+}
+
+/* Resets a broken connection, pausing between tries. Statements must be prepared again. */
+static int reconnect(pg_conn *c)
+{
+    memset(c->prepared, 0, sizeof(c->prepared));
+    c->in_tx = false;
+    for (int i = 0; i < RESET_TRIES; i++) {
+        if (i > 0)
+            usleep(RESET_PAUSE_US * (unsigned)i);
+        PQreset(c->pg);
+        if (PQstatus(c->pg) == CONNECTION_OK) {
+            hb_log_info("postgres: reconnected");
+            return 0;
+        }
+    }
+    hb_log_error("postgres: reconnect: %s", PQerrorMessage(c->pg));
+    return HB_EDB;
+}
+
+/* The server ended the session before it read the query: running it again cannot apply it twice
+ * (admin_shutdown, crash_shutdown, cannot_connect_now). */
+static bool terminated_before(const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return state != NULL && strncmp(state, "57P0", 4) == 0;
+}
+
+static bool is_read_only(const char *sql)
+{
+    return strncmp(sql, "SELECT", 6) == 0 || strncmp(sql, "BEGIN", 5) == 0;
+}
+
+/* Runs the statement of slot (sql, prepared on first use) with p; *out gets the result (may be
+ * NULL to discard it). Handles broken connections as the file comment says. */
+static int exec_slot(pg_conn *c, int slot, const char *sql, struct params *p, PGresult **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (p != NULL && p->err < 0)
+        return p->err;
+    bool is_first = c->n_run++ == 0;
+    char name[16];
+    snprintf(name, sizeof(name), "hb%d", slot);
+    for (int attempt = 0;; attempt++) {
+        if (PQstatus(c->pg) != CONNECTION_OK) {
+            int err = reconnect(c);
+            if (err < 0)
+                return err;
+        }
+        PGresult *res = NULL;
+        if (!c->prepared[slot]) {
+            res = PQprepare(c->pg, name, sql, 0, NULL);
+            if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+                c->prepared[slot] = true;
+                PQclear(res);
+                res = NULL;
+            }
+        }
+        if (res == NULL)
+            res = PQexecPrepared(c->pg, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            if (out != NULL)
+                *out = res;
+            else
+                PQclear(res);
+            return 0;
+        }
+        if (PQstatus(c->pg) == CONNECTION_BAD) {
+            bool is_safe = is_first && attempt == 0 && !c->in_tx &&
+                           (is_read_only(sql) || terminated_before(res));
+            hb_log_warn("postgres: connection lost%s: %s", is_safe ? ", retrying" : "",
+                        PQerrorMessage(c->pg));
+            PQclear(res);
+            c->in_tx = false;
+            if (is_safe)
+                continue;
+            return HB_EDB;
+        }
+        int err = hb_store__pg_err(c, res, name);
+        PQclear(res);
+        return err;
+    }
+}
+
+static int run(pg_conn *c, enum stmt_id id, struct params *p, PGresult **out)
+{
+    return exec_slot(c, (int)id, stmt_sql[id], p, out);
+}
+
+int hb_store__pg_exec(pg_conn *c, const char *sql)
+{
+    PGresult *res = PQexec(c->pg, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int err =
+        st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : hb_store__pg_err(c, res, "exec");
+    PQclear(res);
+    return err;
+}
+
+static int begin_tx(pg_conn *c, enum stmt_id id)
+{
+    int err = run(c, id, NULL, NULL);
+    if (err == 0)
+        c->in_tx = true;
+    return err;
+}
+
+static int begin_write(pg_conn *c)
+{
+    return begin_tx(c, ST_BEGIN);
+}
+
+static int commit(pg_conn *c)
+{
+    int err = run(c, ST_COMMIT, NULL, NULL);
+    c->in_tx = false; /* a failed COMMIT ends the transaction too (rolled back) */
+    return err;
+}
+
+/* Ends an operation: rolls back a transaction an error left open and frees the parameters. */
+static int end_op(pg_conn *c, struct params *p, int err)
+{
+    if (c->in_tx) {
+        if (PQstatus(c->pg) == CONNECTION_OK)
+            PQclear(PQexec(c->pg, "ROLLBACK"));
+        c->in_tx = false;
+    }
+    c->n_run = 0;
+    if (p != NULL)
+        p_release(p);
+    return err;
+}
+
+static void truncate_buf(struct hb_buf *buf, size_t len)
+{
+    if (buf != NULL && buf->len > len) {
+        buf->len = len;
+        buf->data[len] = '\0';
+    }
+}
+
+/* ---- Rows to meta and JSON ---- */
+
+static void set_meta(struct hb_store_meta *meta, int64_t id, int64_t parent_id, int64_t author_id)
+{
+    if (meta != NULL) {
+        meta->id = id;
+        meta->parent_id = parent_id;
+        meta->author_id = author_id;
+    }
+}
+
+/* An emitter decodes row of a result with its resource's columns, fills meta and appends the
+ * JSON object (either may be NULL). flag is is_reply for posts. */
+typedef int emit_fn(const PGresult *r, int row, bool flag, struct hb_store_meta *meta,
+                    struct hb_buf *json);
+
+static int emit_category(const PGresult *r, int row, bool flag, struct hb_store_meta *meta,
+                         struct hb_buf *json)
+{
+    (void)flag;
+    struct hb_store__category_row v = {
+        .id = v_i64(r, row, 0),
+        .name = v_str(r, row, 1),
+        .author_id = v_author(r, row, 2),
+        .author_username = v_str(r, row, 3),
+    };
+    set_meta(meta, v.id, 0, v.author_id);
+    return json ? hb_store__json_category(json, &v) : 0;
+}
+
+static int emit_post(const PGresult *r, int row, bool is_reply, struct hb_store_meta *meta,
+                     struct hb_buf *json)
+{
+    struct hb_store__post_row v = {
+        .id = v_i64(r, row, 0),
+        .parent_id = v_i64(r, row, 1),
+        .created_us = v_time(r, row, 2),
+        .comment = v_str(r, row, 3),
+        .author_id = v_author(r, row, 4),
+        .author_username = v_str(r, row, 5),
+    };
+    set_meta(meta, v.id, v.parent_id, v.author_id);
+    return json ? hb_store__json_post(json, is_reply, &v) : 0;
+}
+
+static int emit_room(const PGresult *r, int row, bool flag, struct hb_store_meta *meta,
+                     struct hb_buf *json)
+{
+    (void)flag;
+    struct hb_store__room_row v = {
+        .id = v_i64(r, row, 0),
+        .created_us = v_time(r, row, 1),
+        .name = v_str(r, row, 2),
+        .headcount = v_i64(r, row, 3),
+        .author_id = v_author(r, row, 4),
+        .author_username = v_str(r, row, 5),
+    };
+    set_meta(meta, v.id, 0, v.author_id);
+    return json ? hb_store__json_room(json, &v) : 0;
+}
+
+static void decode_chatlog(const PGresult *r, int row, struct hb_store_chatlog *out)
+{
+    out->id = v_i64(r, row, 0);
+    out->room_id = v_i64(r, row, 1);
+    out->created_us = v_time(r, row, 2);
+    out->message = v_str(r, row, 3);
+    out->author_id = v_author(r, row, 4);
+    out->author_username = out->author_id ? v_str(r, row, 5) : (struct hb_str){"", 0};
+}
+
+static int emit_chatlog(const PGresult *r, int row, bool flag, struct hb_store_meta *meta,
+                        struct hb_buf *json)
+{
+    (void)flag;
+    struct hb_store_chatlog v;
+    decode_chatlog(r, row, &v);
+    set_meta(meta, v.id, v.room_id, v.author_id);
+    return json ? hb_store_chatlog_write_json(json, HB_STORE_CHAT_REST, &v) : 0;
+}
+
+/* Emits the single row of res; HB_ENOTFOUND without one. On failure json is left as it was. */
+static int emit_one(const PGresult *res, emit_fn *emit, bool flag, struct hb_store_meta *meta,
+                    struct hb_buf *json)
+{
+    if (PQntuples(res) == 0)
+        return HB_ENOTFOUND;
+    size_t start = json ? json->len : 0;
+    int err = emit(res, 0, flag, meta, json);
+    if (err < 0)
+        truncate_buf(json, start);
+    return err;
+}
+
+/* Appends every row of res as a JSON array. On failure json is left as it was. */
+static int emit_array(const PGresult *res, emit_fn *emit, bool flag, struct hb_buf *json)
+{
+    size_t start = json->len;
+    int err = hb_buf_append_char(json, '[');
+    for (int i = 0; err == 0 && i < PQntuples(res); i++) {
+        if (i > 0)
+            err = hb_buf_append_char(json, ',');
+        if (err == 0)
+            err = emit(res, i, flag, NULL, json);
+    }
+    if (err == 0)
+        err = hb_buf_append_char(json, ']');
+    if (err < 0)
+        truncate_buf(json, start);
+    return err;
+}
+
+/* A statement slot with its SQL, for the list skeleton. */
+struct stmt_ref {
+    int slot;
+    const char *sql;
+};
+
+static struct stmt_ref fixed(enum stmt_id id)
+{
+    return (struct stmt_ref){(int)id, stmt_sql[id]};
+}
+
+/* The list skeleton every resource shares. p holds the filter parameters both statements take;
+ * the rows statement takes limit and offset after them. With a page, the count and the rows
+ * come from one REPEATABLE READ snapshot. */
+static int list(pg_conn *c, struct stmt_ref rows, struct stmt_ref count, struct params *p,
+                struct hb_store_page *page, emit_fn *emit, bool flag, struct hb_buf *json)
+{
+    PGresult *res = NULL;
+    int err = 0;
+    if (page != NULL) {
+        err = begin_tx(c, ST_BEGIN_SNAPSHOT);
+        if (err == 0)
+            err = exec_slot(c, count.slot, count.sql, p, &res);
+        if (err < 0)
+            return err;
+        int64_t n = PQntuples(res) == 1 ? v_i64(res, 0, 0) : 0;
+        PQclear(res);
+        page->count = n;
+        int64_t last = n == 0 ? 1 : (n - 1) / page->size + 1;
+        int64_t number = page->number == HB_STORE_PAGE_LAST ? last : page->number;
+        if (number < 1 || number > last)
+            return HB_ENOTFOUND;
+        page->number = number;
+        p_i64(p, page->size);
+        p_i64(p, (number - 1) * page->size);
+    } else {
+        p_null(p); /* LIMIT NULL is LIMIT ALL */
+        p_i64(p, 0);
+    }
+    err = exec_slot(c, rows.slot, rows.sql, p, &res);
+    if (err == 0)
+        err = emit_array(res, emit, flag, json);
+    PQclear(res);
+    if (err == 0 && page != NULL)
+        err = commit(c);
+    return err;
+}
+
+/* Emits the row id of a get statement: the read-back after an insert or update. */
+static int get_by_id(pg_conn *c, enum stmt_id id, int64_t row_id, emit_fn *emit, bool flag,
+                     struct hb_store_meta *meta, struct hb_buf *json)
+{
+    struct params p;
+    PGresult *res;
+    p_init(&p);
+    p_i64(&p, row_id);
+    int err = run(c, id, &p, &res);
+    if (err == 0)
+        err = emit_one(res, emit, flag, meta, json);
+    PQclear(res);
+    return err;
+}
+
+/* Runs a statement whose only parameter is key: a DELETE ... WHERE <key> = $1. */
+static int run_by(pg_conn *c, enum stmt_id id, int64_t key, PGresult **out)
+{
+    struct params p;
+    p_init(&p);
+    p_i64(&p, key);
+    return run(c, id, &p, out);
+}
+
+static int exists_by_id(pg_conn *c, enum stmt_id id, int64_t key)
+{
+    PGresult *res;
+    int err = run_by(c, id, key, &res);
+    if (err == 0 && PQntuples(res) == 0)
+        err = HB_ENOTFOUND;
+    PQclear(res);
+    return err;
+}
+
+/* Runs an UPDATE ... WHERE id = $1; HB_ENOTFOUND if no row matched. */
+static int update_one(pg_conn *c, enum stmt_id id, struct params *p)
+{
+    PGresult *res;
+    int err = run(c, id, p, &res);
+    if (err == 0 && affected(res) == 0)
+        err = HB_ENOTFOUND;
+    PQclear(res);
+    return err;
+}
+
+/* Runs an INSERT ... RETURNING id. */
+static int insert_id(pg_conn *c, enum stmt_id id, struct params *p, int64_t *new_id)
+{
+    PGresult *res;
+    int err = run(c, id, p, &res);
+    if (err == 0)
+        *new_id = PQntuples(res) == 1 ? v_i64(res, 0, 0) : 0;
+    PQclear(res);
+    return err;
+}
+
+/* Commits a write whose result was read back into json; on failure the read-back is undone. */
+static int commit_emitted(pg_conn *c, struct params *p, int err, struct hb_buf *json, size_t start)
+{
+    if (err == 0)
+        err = commit(c);
+    if (err < 0)
+        truncate_buf(json, start);
+    return end_op(c, p, err);
+}
+
+/* ---- Backend lifecycle ---- */
+
+static int pg_open(struct hb_store *store, const char *url)
+{
+    const char *rest = NULL;
+    if (strncmp(url, "postgres://", 11) == 0)
+        rest = url + 11;
+    else if (strncmp(url, "postgresql://", 13) == 0)
+        rest = url + 13;
+    if (rest == NULL || rest[0] == '\0')
+        return HB_EINVAL;
+    char *msg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url, &msg);
+    if (opts == NULL) {
+        hb_log_error("database url: %s", msg ? msg : "cannot parse");
+        PQfreemem(msg);
+        return HB_EINVAL;
+    }
+    PQconninfoFree(opts);
+    struct pg_store *s = hb_xcalloc(1, sizeof(*s));
+    s->url = hb_xstrdup(url);
+    store->backend = s;
+    store->readers_share_writer = false;
+    return 0;
+}
+
+static void pg_close(struct hb_store *store)
+{
+    struct pg_store *s = store->backend;
+    if (s == NULL)
+        return;
+    free(s->url);
+    free(s);
+    store->backend = NULL;
+}
+
+static void pg_conn_close(struct hb_store_conn *conn)
+{
+    pg_conn *c = pgc(conn);
+    PQfinish(c->pg);
+    hb_buf_release(&c->scratch);
+    hb_store__conn_release(&c->base);
+    free(c);
+}
+
+static int pg_conn_open(struct hb_store *store, bool is_writer, struct hb_store_conn **out)
+{
+    struct pg_store *s = store->backend;
+    pg_conn *c = hb_xcalloc(1, sizeof(*c));
+    hb_store__conn_init(&c->base, store, is_writer);
+    hb_buf_init(&c->scratch, SCRATCH_MAX);
+    /* The URL's own settings win over these defaults: only the first dbname is expanded, and
+     * what it expands to overrides the keywords before it. */
+    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *const values[] = {"10", "hiroba", s->url, NULL};
+    c->pg = PQconnectdbParams(keys, values, 1);
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
+        hb_log_error("open postgres: %s", c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        pg_conn_close(&c->base);
+        return HB_EDB;
+    }
+    PQsetNoticeProcessor(c->pg, quiet_notice, NULL);
+    *out = &c->base;
+    return 0;
+}
+
+static int pg_migrate(struct hb_store_conn *conn)
+{
+    pg_conn *c = pgc(conn);
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        int err = reconnect(c);
+        if (err < 0)
+            return err;
+    }
+    /* DDL changes the tables the prepared statements were planned on: prepare them again. */
+    memset(c->prepared, 0, sizeof(c->prepared));
+    PQclear(PQexec(c->pg, "DEALLOCATE ALL"));
+    return end_op(c, NULL, hb_store__pg_migrate(c));
+}
+
+static int pg_ping(struct hb_store_conn *conn)
+{
+    pg_conn *c = pgc(conn);
+    PGresult *res;
+    int err = run(c, ST_PING, NULL, &res);
+    PQclear(res);
+    return end_op(c, NULL, err);
+}
+
+/* ---- Users ---- */
+
+static int pg_user_create(struct hb_store_conn *conn, const struct hb_store_user_input *in,
+                          int64_t *id)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    int64_t new_id = 0;
+    p_init(&p);
+    p_str(&p, in->password);
+    p_bool(&p, in->is_superuser);
+    p_str(&p, in->username);
+    p_str(&p, in->email);
+    p_bool(&p, in->is_staff);
+    p_time(&p, hb_clock_unix_us());
+    int err = insert_id(c, ST_USER_INSERT, &p, &new_id);
+    if (err == 0 && id != NULL)
+        *id = new_id;
+    return end_op(c, &p, err);
+}
+
+static int read_user(const PGresult *res, struct hb_store_user *out)
+{
+    if (PQntuples(res) == 0)
+        return HB_ENOTFOUND;
+    out->id = v_i64(res, 0, 0);
+    if ((size_t)PQgetlength(res, 0, 1) > HB_STORE_PASSWORD_MAX) {
+        /* A truncated hash could never verify anyway; "" is documented as never matching. */
+        hb_log_warn("user %lld: password hash longer than %d bytes", (long long)out->id,
+                    HB_STORE_PASSWORD_MAX);
+        out->password[0] = '\0';
+    } else {
+        v_copy(res, 0, 1, out->password, sizeof(out->password));
+    }
+    out->is_active = v_bool(res, 0, 2);
+    out->is_staff = v_bool(res, 0, 3);
+    out->is_superuser = v_bool(res, 0, 4);
+    v_copy(res, 0, 5, out->username, sizeof(out->username));
+    v_copy(res, 0, 6, out->email, sizeof(out->email));
+    return 0;
+}
+
+static int pg_user_get_by_username(struct hb_store_conn *conn, struct hb_str username,
+                                   struct hb_store_user *out)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    PGresult *res;
+    p_init(&p);
+    p_str(&p, username);
+    if (p.err < 0) /* a NUL byte: no stored username has one */
+        return end_op(c, &p, HB_ENOTFOUND);
+    int err = run(c, ST_USER_BY_NAME, &p, &res);
+    if (err == 0)
+        err = read_user(res, out);
+    PQclear(res);
+    return end_op(c, &p, err);
+}
+
+static int pg_user_get(struct hb_store_conn *conn, int64_t id, struct hb_store_user *out)
+{
+    pg_conn *c = pgc(conn);
+    PGresult *res;
+    int err = run_by(c, ST_USER_BY_ID, id, &res);
+    if (err == 0)
+        err = read_user(res, out);
+    PQclear(res);
+    return end_op(c, NULL, err);
+}
+
+static int pg_user_set_password(struct hb_store_conn *conn, int64_t id, struct hb_str hash)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    p_init(&p);
+    p_i64(&p, id);
+    p_str(&p, hash);
+    return end_op(c, &p, update_one(c, ST_USER_SET_PASSWORD, &p));
+}
+
+static int pg_user_set_last_login(struct hb_store_conn *conn, int64_t id, int64_t at_us)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    p_init(&p);
+    p_i64(&p, id);
+    p_time(&p, at_us);
+    return end_op(c, &p, update_one(c, ST_USER_SET_LAST_LOGIN, &p));
+}
+
+static int pg_user_set_active(struct hb_store_conn *conn, int64_t id, bool is_active)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    p_init(&p);
+    p_i64(&p, id);
+    p_bool(&p, is_active);
+    return end_op(c, &p, update_one(c, ST_USER_SET_ACTIVE, &p));
+}
+
+/* ---- Tokens ---- */
+
+static void p_token(struct params *p, const struct hb_store_token *tok)
+{
+    p_time(p, tok->created_us);
+    p_time(p, tok->expires_us);
+    p_opt_id(p, tok->user_id);
+    p_str(p, tok->jti);
+}
+
+static int pg_token_record(struct hb_store_conn *conn, const struct hb_store_token *tok)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    p_init(&p);
+    p_token(&p, tok);
+    return end_op(c, &p, run(c, ST_TOKEN_INSERT, &p, NULL));
+}
+
+static int pg_token_is_blacklisted(struct hb_store_conn *conn, struct hb_str jti, bool *out)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    PGresult *res;
+    p_init(&p);
+    p_str(&p, jti);
+    if (p.err < 0) {
+        *out = false;
+        return end_op(c, &p, 0);
+    }
+    int err = run(c, ST_IS_BLACKLISTED, &p, &res);
+    if (err == 0)
+        *out = PQntuples(res) > 0;
+    PQclear(res);
+    return end_op(c, &p, err);
+}
+
+static int pg_token_rotate(struct hb_store_conn *conn, const struct hb_store_token *old,
+                           const struct hb_store_token *new_tok, int64_t now_us)
+{
+    /* SimpleJWT's blacklist(): get_or_create the outstanding row by jti, then create the
+     * blacklisted row. Of two racing rotations, the second's blacklisted insert waits on the
+     * first's uncommitted entry in the UNIQUE token_id index and fails once it commits. */
+    pg_conn *c = pgc(conn);
+    struct params p;
+    PGresult *res = NULL;
+    int64_t token_id = 0;
+    p_init(&p);
+    int err = begin_write(c);
+    if (err == 0) {
+        p_token(&p, old);
+        err = run(c, ST_TOKEN_INSERT_IF_MISSING, &p, NULL);
+        p_release(&p);
+    }
+    if (err == 0) {
+        p_str(&p, old->jti);
+        err = run(c, ST_TOKEN_ID, &p, &res);
+        p_release(&p);
+        if (err == 0 && PQntuples(res) != 1)
+            err = HB_EDB;
+        if (err == 0)
+            token_id = v_i64(res, 0, 0);
+        PQclear(res);
+    }
+    if (err == 0) {
+        p_time(&p, now_us);
+        p_i64(&p, token_id);
+        err = run(c, ST_BLACKLIST_INSERT, &p, NULL);
+        p_release(&p);
+    }
+    if (err == 0 && new_tok != NULL) {
+        p_token(&p, new_tok);
+        err = run(c, ST_TOKEN_INSERT, &p, NULL);
+        if (err == HB_EEXIST)
+            err = HB_EDB; /* a jti collision on 128 random bits: not "already blacklisted" */
+    }
+    if (err == 0)
+        err = commit(c);
+    return end_op(c, &p, err);
+}
+
+static int pg_token_purge(struct hb_store_conn *conn, int64_t now_us, int64_t *n_deleted)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    PGresult *res = NULL;
+    p_init(&p);
+    p_time(&p, now_us);
+    int err = begin_write(c);
+    if (err == 0)
+        err = run(c, ST_PURGE_BLACKLISTED, &p, NULL);
+    if (err == 0)
+        err = run(c, ST_PURGE_OUTSTANDING, &p, &res);
+    if (err == 0 && n_deleted != NULL)
+        *n_deleted = affected(res);
+    PQclear(res);
+    if (err == 0)
+        err = commit(c);
+    return end_op(c, &p, err);
+}
+
+/* ---- Throttle ---- */
+
+static const char *scope_text(enum hb_store_throttle_scope scope)
+{
+    return scope == HB_STORE_THROTTLE_IP ? "ip" : "account";
+}
+
+static int pg_throttle_record(struct hb_store_conn *conn, enum hb_store_throttle_scope scope,
+                              struct hb_str key, int64_t at_us)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    p_init(&p);
+    p_lit(&p, scope_text(scope));
+    p_str(&p, key);
+    p_time(&p, at_us);
+    return end_op(c, &p, run(c, ST_THROTTLE_INSERT, &p, NULL));
+}
+
+static int pg_throttle_count(struct hb_store_conn *conn, enum hb_store_throttle_scope scope,
+                             struct hb_str key, int64_t since_us, int64_t *n, int64_t *oldest_us)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    PGresult *res = NULL;
+    p_init(&p);
+    p_lit(&p, scope_text(scope));
+    p_str(&p, key);
+    p_time(&p, since_us);
+    if (p.err < 0) { /* a key with a NUL byte was never recorded */
+        *n = 0;
+        *oldest_us = HB_STORE_TIME_NONE;
+        return end_op(c, &p, 0);
+    }
+    int err = run(c, ST_THROTTLE_COUNT, &p, &res);
+    if (err == 0 && PQntuples(res) != 1)
+        err = HB_EDB;
+    if (err == 0) {
+        *n = v_i64(res, 0, 0);
+        *oldest_us = *n > 0 ? v_time(res, 0, 1) : HB_STORE_TIME_NONE;
+    }
+    PQclear(res);
+    return end_op(c, &p, err);
+}
+
+static int pg_throttle_clear(struct hb_store_conn *conn, enum hb_store_throttle_scope scope,
+                             struct hb_str key)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    p_init(&p);
+    p_lit(&p, scope_text(scope));
+    p_str(&p, key);
+    if (p.err < 0)
+        return end_op(c, &p, 0);
+    return end_op(c, &p, run(c, ST_THROTTLE_CLEAR, &p, NULL));
+}
+
+static int pg_throttle_purge(struct hb_store_conn *conn, int64_t before_us)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    p_init(&p);
+    p_time(&p, before_us);
+    return end_op(c, &p, run(c, ST_THROTTLE_PURGE, &p, NULL));
+}
+
+/* ---- Categories ---- */
+
+static int pg_category_list(struct hb_store_conn *conn, struct hb_store_page *page,
+                            struct hb_buf *json)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    p_init(&p);
+    int err = list(c, fixed(ST_CATEGORY_LIST), fixed(ST_CATEGORY_COUNT), &p, page, emit_category,
+                   false, json);
+    return end_op(c, &p, err);
+}
+
+static int pg_category_get(struct hb_store_conn *conn, int64_t id, struct hb_store_meta *meta,
+                           struct hb_buf *json)
+{
+    pg_conn *c = pgc(conn);
+    return end_op(c, NULL, get_by_id(c, ST_CATEGORY_GET, id, emit_category, false, meta, json));
+}
+
+static int pg_category_create(struct hb_store_conn *conn, struct hb_str name, int64_t author_id,
+                              struct hb_store_meta *meta, struct hb_buf *json)
+{
+    pg_conn *c = pgc(conn);
+    size_t start = json ? json->len : 0;
+    struct params p;
+    int64_t id = 0;
+    p_init(&p);
+    p_str(&p, name);
+    p_opt_id(&p, author_id);
+    int err = p.err < 0 ? p.err : begin_write(c);
+    if (err == 0)
+        err = insert_id(c, ST_CATEGORY_INSERT, &p, &id);
+    if (err == 0)
+        err = get_by_id(c, ST_CATEGORY_GET, id, emit_category, false, meta, json);
+    return commit_emitted(c, &p, err, json, start);
+}
+
+static int pg_category_update(struct hb_store_conn *conn, int64_t id, struct hb_str name,
+                              struct hb_store_meta *meta, struct hb_buf *json)
+{
+    pg_conn *c = pgc(conn);
+    size_t start = json ? json->len : 0;
+    struct params p;
+    p_init(&p);
+    p_i64(&p, id);
+    p_str(&p, name);
+    int err = p.err < 0 ? p.err : begin_write(c);
+    if (err == 0)
+        err = update_one(c, ST_CATEGORY_UPDATE, &p);
+    if (err == 0)
+        err = get_by_id(c, ST_CATEGORY_GET, id, emit_category, false, meta, json);
+    return commit_emitted(c, &p, err, json, start);
+}
+
+static int pg_category_delete(struct hb_store_conn *conn, int64_t id, struct hb_buf *topic_ids)
+{
+    pg_conn *c = pgc(conn);
+    size_t start = topic_ids ? topic_ids->len : 0;
+    PGresult *res = NULL;
+    int err = begin_write(c);
+    if (err == 0)
+        err = exists_by_id(c, ST_CATEGORY_EXISTS, id);
+    if (err == 0 && topic_ids != NULL) {
+        err = run_by(c, ST_CATEGORY_TOPIC_IDS, id, &res);
+        for (int i = 0; err == 0 && i < PQntuples(res); i++) {
+            int64_t topic_id = v_i64(res, i, 0);
+            err = hb_buf_append(topic_ids, &topic_id, sizeof(topic_id));
+        }
+        PQclear(res);
+    }
+    if (err == 0)
+        err = run_by(c, ST_CATEGORY_DELETE_REPLIES, id, NULL);
+    if (err == 0)
+        err = run_by(c, ST_CATEGORY_DELETE_TOPICS, id, NULL);
+    if (err == 0)
+        err = run_by(c, ST_CATEGORY_DELETE, id, NULL);
+    return commit_emitted(c, NULL, err, topic_ids, start);
+}
+
+/* ---- Topics and replies ---- */
+
+/* Search (API.md §7.3). A topic matches when its comment contains every term as a substring,
+ * compared after lower() on both sides: the semantics of the SQLite backend's trigram index
+ * (and of its scan for short terms), so Japanese text without spaces matches on any part of it
+ * and one-letter terms work. The terms travel as one JSON array ($2) and each is tested with
+ * strpos(). The GIN index on to_tsvector('simple', comment) that migrate creates is not used
+ * here on purpose: a word index answers "contains these words", which is a different question
+ * (it would not find "ell" in "hello" or any part of 日本語のテキスト, and would find "c" for
+ * the term "c++"), and OR-ing it with the substring test could only add wrong matches. */
+static int put_json_term(struct hb_buf *buf, struct hb_str term, size_t n_nul)
+{
+    if (n_nul == 0)
+        return hb_store__json_str(buf, term.ptr, term.len);
+    /* DRF strips NUL bytes from search text; PostgreSQL text cannot hold them anyway. */
+    char *copy = hb_xmalloc(term.len);
+    size_t n = 0;
+    for (size_t i = 0; i < term.len; i++)
+        if (term.ptr[i] != '\0')
+            copy[n++] = term.ptr[i];
+    int err = hb_store__json_str(buf, copy, n);
+    free(copy);
+    return err;
+}
+
+/* Writes the terms of search as a JSON array into the scratch buffer; *has_terms is false when
+ * there are none (no filter). */
+static int plan_search(pg_conn *c, struct hb_str search, bool *has_terms)
+{
+    struct hb_buf *buf = &c->scratch;
+    struct hb_str rest = search, term;
+    int err = 0;
+    hb_buf_reset(buf);
+    *has_terms = false;
+    while (err == 0 && hb_store__search_next(&rest, &term)) {
+        size_t n_nul = 0;
+        for (size_t i = 0; i < term.len; i++)
+            n_nul += term.ptr[i] == '\0';
+        if (hb_store__utf8_len(term) == n_nul)
+            continue;
+        err = hb_buf_append_char(buf, *has_terms ? ',' : '[');
+        if (err == 0)
+            err = put_json_term(buf, term, n_nul);
+        *has_terms = true;
+    }
+    if (err == 0 && *has_terms)
+        err = hb_buf_append_char(buf, ']');
+    return err == HB_ETOOLARGE ? HB_EINVAL : err;
+}
+
+static const char *const order_sql[] = {
+    [HB_STORE_ORDER_ID] = "t.id",
+    [HB_STORE_ORDER_ID_DESC] = "t.id DESC",
+    [HB_STORE_ORDER_CREATED] = "t.created_at, t.id",
+    [HB_STORE_ORDER_CREATED_DESC] = "t.created_at DESC, t.id",
+    [HB_STORE_ORDER_CREATED_THEN_ID_DESC] = "t.created_at, t.id DESC",
+    [HB_STORE_ORDER_CREATED_DESC_THEN_ID_DESC] = "t.created_at DESC, t.id DESC",
+};
+
+/* The WHERE clause of a topic list variant, from fixed fragments. Every variant takes $1
+ * (category) and $2 (terms); an unused one is bound NULL and tested as such, because a prepared
+ * statement must use each of its parameters. */
+static void topic_where(char *out, size_t cap, bool has_category, bool has_search)
+{
+    snprintf(out, cap, "WHERE %s AND %s",
+             has_category ? "t.category_id = $1::int8" : "$1::int8 IS NULL",
+             has_search ? "NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text($2::jsonb) "
+                          "s(term) WHERE strpos(lower(t.comment), lower(s.term)) = 0)"
+                        : "$2::jsonb IS NULL");
+}
+
+static int pg_topic_list(struct hb_store_conn *conn, const struct hb_store_topic_query *q,
+                         struct hb_store_page *page, struct hb_buf *json)
+{
+    pg_conn *c = pgc(conn);
+    bool has_search = false;
+    int err = plan_search(c, q->search, &has_search);
+    if (err < 0)
+        return end_op(c, NULL, err);
+    bool has_category = q->category_id != 0;
+    int filters = has_category * 2 + has_search;
+    char where[256], rows_sql[1024], count_sql[512];
+    topic_where(where, sizeof(where), has_category, has_search);
+    snprintf(rows_sql, sizeof(rows_sql),
+             "SELECT " TOPIC_COLS " FROM " TOPIC_FROM " %s ORDER BY %s LIMIT $3::int8 OFFSET "
+             "$4::int8",
+             where, order_sql[q->order]);
+    snprintf(count_sql, sizeof(count_sql), "SELECT count(*) FROM bbs_topic t %s", where);
+
+    struct params p;
+    p_init(&p);
+    if (has_category)
+        p_i64(&p, q->category_id);
+    else
+        p_null(&p);
+    if (has_search) {
+        err = hb_buf_append_char(&c->scratch, '\0'); /* NUL-terminate the JSON for libpq */
+        p_lit(&p, c->scratch.data);
+    } else {
+        p_null(&p);
+    }
+    if (err == 0)
+        err = list(c, (struct stmt_ref){TOPIC_ROWS_SLOT + filters * 6 + (int)q->order, rows_sql},
+                   (struct stmt_ref){TOPIC_COUNTS_SLOT + filters, count_sql}, &p, page, emit_post,
+                   false, json);
+    return end_op(c, &p, err);
+}
+
+static enum stmt_id post_stmt(bool is_reply, enum stmt_id topic_id, enum stmt_id reply_id)
+{
+    return is_reply ? reply_id : topic_id;
+}
+
+static int pg_post_get(struct hb_store_conn *conn, bool is_reply, int64_t id,
+                       struct hb_store_meta *meta, struct hb_buf *json)
+{
+    pg_conn *c = pgc(conn);
+    enum stmt_id get = post_stmt(is_reply, ST_TOPIC_GET, ST_REPLY_GET);
+    return end_op(c, NULL, get_by_id(c, get, id, emit_post, is_reply, meta, json));
+}
+
+/* HB_ECONFLICT unless the parent (category of a topic, topic of a reply) exists. */
+static int check_parent(pg_conn *c, bool is_reply, int64_t parent_id)
+{
+    int err = exists_by_id(c, post_stmt(is_reply, ST_CATEGORY_EXISTS, ST_TOPIC_EXISTS), parent_id);
+    return err == HB_ENOTFOUND ? HB_ECONFLICT : err;
+}
+
+static int pg_post_create(struct hb_store_conn *conn, bool is_reply,
+                          const struct hb_store_post_input *in, struct hb_store_meta *meta,
+                          struct hb_buf *json)
+{
+    pg_conn *c = pgc(conn);
+    size_t start = json ? json->len : 0;
+    struct params p;
+    int64_t id = 0;
+    p_init(&p);
+    p_time(&p, in->created_us != HB_STORE_TIME_NONE ? in->created_us : hb_clock_unix_us());
+    p_str(&p, in->comment);
+    p_i64(&p, in->parent_id);
+    p_opt_id(&p, in->author_id);
+    int err = p.err < 0 ? p.err : begin_write(c);
+    if (err == 0)
+        err = check_parent(c, is_reply, in->parent_id);
+    if (err == 0)
+        err = insert_id(c, post_stmt(is_reply, ST_TOPIC_INSERT, ST_REPLY_INSERT), &p, &id);
+    if (err == 0)
+        err = get_by_id(c, post_stmt(is_reply, ST_TOPIC_GET, ST_REPLY_GET), id, emit_post, is_reply,
+                        meta, json);
+    return commit_emitted(c, &p, err, json, start);
+}
+
+static int pg_post_update(struct hb_store_conn *conn, bool is_reply, int64_t id,
+                          const struct hb_store_post_input *in, struct hb_store_meta *meta,
+                          struct hb_buf *json)
+{
+    pg_conn *c = pgc(conn);
+    size_t start = json ? json->len : 0;
+    struct params p;
+    p_init(&p);
+    p_i64(&p, id);
+    p_opt_id(&p, in->parent_id);
+    p_opt_str(&p, in->comment);
+    p_opt_time(&p, in->created_us);
+    int err = p.err < 0 ? p.err : begin_write(c);
+    if (err == 0)
+        err = update_one(c, post_stmt(is_reply, ST_TOPIC_UPDATE, ST_REPLY_UPDATE), &p);
+    if (err == 0 && in->parent_id > 0)
+        err = check_parent(c, is_reply, in->parent_id);
+    if (err == 0)
+        err = get_by_id(c, post_stmt(is_reply, ST_TOPIC_GET, ST_REPLY_GET), id, emit_post, is_reply,
+                        meta, json);
+    return commit_emitted(c, &p, err, json, start);
+}
+
+static int pg_post_delete(struct hb_store_conn *conn, bool is_reply, int64_t id,
+                          struct hb_store_meta *meta)
+{
+    pg_conn *c = pgc(conn);
+    int err = begin_write(c);
+    if (err == 0)
+        err = get_by_id(c, post_stmt(is_reply, ST_TOPIC_GET, ST_REPLY_GET), id, emit_post, is_reply,
+                        meta, NULL);
+    if (err == 0 && !is_reply)
+        err = run_by(c, ST_TOPIC_DELETE_REPLIES, id, NULL);
+    if (err == 0)
+        err = run_by(c, post_stmt(is_reply, ST_TOPIC_DELETE, ST_REPLY_DELETE), id, NULL);
+    if (err == 0)
+        err = commit(c);
+    return end_op(c, NULL, err);
+}
+
+static int pg_reply_list(struct hb_store_conn *conn, int64_t topic_id, int64_t after_id,
+                         struct hb_store_page *page, struct hb_buf *json)
+{
+    pg_conn *c = pgc(conn);
+    bool is_all = topic_id == 0;
+    struct params p;
+    p_init(&p);
+    if (!is_all)
+        p_i64(&p, topic_id);
+    p_i64(&p, after_id);
+    int err = list(c, fixed(is_all ? ST_REPLY_LIST_ALL : ST_REPLY_LIST_TOPIC),
+                   fixed(is_all ? ST_REPLY_COUNT_ALL : ST_REPLY_COUNT_TOPIC), &p, page, emit_post,
+                   true, json);
+    return end_op(c, &p, err);
+}
+
+/* ---- Rooms ---- */
+
+static int pg_room_list(struct hb_store_conn *conn, struct hb_store_page *page, struct hb_buf *json)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    p_init(&p);
+    int err = list(c, fixed(ST_ROOM_LIST), fixed(ST_ROOM_COUNT), &p, page, emit_room, false, json);
+    return end_op(c, &p, err);
+}
+
+static int pg_room_get(struct hb_store_conn *conn, int64_t id, struct hb_store_meta *meta,
+                       struct hb_buf *json)
+{
+    pg_conn *c = pgc(conn);
+    return end_op(c, NULL, get_by_id(c, ST_ROOM_GET, id, emit_room, false, meta, json));
+}
+
+static int pg_room_create(struct hb_store_conn *conn, const struct hb_store_room_input *in,
+                          struct hb_store_meta *meta, struct hb_buf *json)
+{
+    pg_conn *c = pgc(conn);
+    size_t start = json ? json->len : 0;
+    struct params p;
+    int64_t id = 0;
+    p_init(&p);
+    p_time(&p, in->created_us != HB_STORE_TIME_NONE ? in->created_us : hb_clock_unix_us());
+    p_str(&p, in->name);
+    p_i64(&p, in->headcount >= 0 ? in->headcount : 0);
+    p_opt_id(&p, in->author_id);
+    int err = p.err < 0 ? p.err : begin_write(c);
+    if (err == 0)
+        err = insert_id(c, ST_ROOM_INSERT, &p, &id);
+    if (err == 0)
+        err = get_by_id(c, ST_ROOM_GET, id, emit_room, false, meta, json);
+    return commit_emitted(c, &p, err, json, start);
+}
+
+static int pg_room_update(struct hb_store_conn *conn, int64_t id,
+                          const struct hb_store_room_input *in, struct hb_store_meta *meta,
+                          struct hb_buf *json)
+{
+    pg_conn *c = pgc(conn);
+    size_t start = json ? json->len : 0;
+    struct params p;
+    p_init(&p);
+    p_i64(&p, id);
+    p_opt_str(&p, in->name);
+    if (in->headcount >= 0)
+        p_i64(&p, in->headcount);
+    else
+        p_null(&p);
+    p_opt_time(&p, in->created_us);
+    int err = p.err < 0 ? p.err : begin_write(c);
+    if (err == 0)
+        err = update_one(c, ST_ROOM_UPDATE, &p);
+    if (err == 0)
+        err = get_by_id(c, ST_ROOM_GET, id, emit_room, false, meta, json);
+    return commit_emitted(c, &p, err, json, start);
+}
+
+static int pg_room_delete(struct hb_store_conn *conn, int64_t id, struct hb_store_meta *meta)
+{
+    pg_conn *c = pgc(conn);
+    int err = begin_write(c);
+    if (err == 0)
+        err = get_by_id(c, ST_ROOM_GET, id, emit_room, false, meta, NULL);
+    if (err == 0)
+        err = run_by(c, ST_ROOM_DELETE_LOGS, id, NULL);
+    if (err == 0)
+        err = run_by(c, ST_ROOM_DELETE, id, NULL);
+    if (err == 0)
+        err = commit(c);
+    return end_op(c, NULL, err);
+}
+
+/* Runs a presence statement on (instance, room); *n_changed gets the rows it changed. */
+static int run_presence(pg_conn *c, enum stmt_id id, struct hb_str instance, int64_t room,
+                        int64_t *n_changed)
+{
+    struct params p;
+    PGresult *res = NULL;
+    p_init(&p);
+    p_str(&p, instance);
+    p_i64(&p, room);
+    int err = run(c, id, &p, &res);
+    if (err == 0 && n_changed != NULL)
+        *n_changed = affected(res);
+    PQclear(res);
+    p_release(&p);
+    return err;
+}
+
+/* A leave takes a seat only if this instance holds one in the room: the late leave of an
+ * instance already reaped as dead must not take someone else's. The presence row is written
+ * before the room row (the lock order of instance_beat too). */
+static int pg_room_move_headcount(struct hb_store_conn *conn, int64_t id, int delta,
+                                  struct hb_str instance, int64_t *headcount)
+{
+    pg_conn *c = pgc(conn);
+    PGresult *res = NULL;
+    int64_t n_taken = 1;
+    int err = begin_write(c);
+    if (err == 0)
+        err =
+            run_presence(c, delta > 0 ? ST_PRESENCE_ADD : ST_PRESENCE_TAKE, instance, id, &n_taken);
+    if (err == 0) {
+        enum stmt_id st = n_taken == 0 ? ST_ROOM_HEADCOUNT
+                          : delta > 0  ? ST_ROOM_JOIN
+                                       : ST_ROOM_LEAVE;
+        err = run_by(c, st, id, &res);
+        if (err == 0 && PQntuples(res) == 0)
+            err = HB_ENOTFOUND;
+        if (err == 0 && headcount != NULL)
+            *headcount = v_i64(res, 0, 0);
+        PQclear(res);
+    }
+    if (err == 0 && delta < 0)
+        err = run_presence(c, ST_PRESENCE_PRUNE, instance, id, NULL);
+    if (err == 0)
+        err = commit(c);
+    return end_op(c, NULL, err);
+}
+
+static int pg_room_reset_headcounts(struct hb_store_conn *conn)
+{
+    pg_conn *c = pgc(conn);
+    int err = begin_write(c);
+    if (err == 0)
+        err = run(c, ST_PRESENCE_RESET, NULL, NULL);
+    if (err == 0)
+        err = run(c, ST_ROOM_RESET, NULL, NULL);
+    if (err == 0)
+        err = run(c, ST_INSTANCE_RESET, NULL, NULL);
+    if (err == 0)
+        err = commit(c);
+    return end_op(c, NULL, err);
+}
+
+static int pg_instance_beat(struct hb_store_conn *conn, struct hb_str instance, int64_t now_us,
+                            int64_t stale_before_us, int64_t *n_reaped)
+{
+    /* Two instances reaping the same dead one: the second's DELETE waits for the first's row
+     * lock on hiroba_instance, then finds the row gone and gives nothing back twice. */
+    pg_conn *c = pgc(conn);
+    struct params p;
+    PGresult *res = NULL;
+    p_init(&p);
+    p_str(&p, instance);
+    p_time(&p, now_us);
+    int err = p.err < 0 ? p.err : begin_write(c);
+    if (err == 0)
+        err = run(c, ST_INSTANCE_BEAT, &p, NULL);
+    if (err == 0) {
+        p_release(&p);
+        p_str(&p, instance);
+        p_time(&p, stale_before_us < HB_STORE_TIME_MIN_US   ? HB_STORE_TIME_MIN_US
+                   : stale_before_us > HB_STORE_TIME_MAX_US ? HB_STORE_TIME_MAX_US
+                                                            : stale_before_us);
+        err = run(c, ST_INSTANCE_REAP, &p, &res);
+        if (err == 0 && n_reaped != NULL)
+            *n_reaped = PQntuples(res) == 1 ? v_i64(res, 0, 0) : 0;
+        PQclear(res);
+    }
+    if (err == 0)
+        err = commit(c);
+    return end_op(c, &p, err);
+}
+
+static int pg_instance_leave(struct hb_store_conn *conn, struct hb_str instance)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    p_init(&p);
+    p_str(&p, instance);
+    int err = p.err < 0 ? p.err : begin_write(c);
+    if (err == 0)
+        err = run(c, ST_INSTANCE_LEAVE, &p, NULL);
+    if (err == 0)
+        err = commit(c);
+    return end_op(c, &p, err);
+}
+
+/* ---- Chat logs ---- */
+
+static int pg_chatlog_list(struct hb_store_conn *conn, int64_t room_id, int64_t after_id,
+                           struct hb_store_page *page, struct hb_buf *json)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    p_init(&p);
+    p_i64(&p, room_id);
+    p_i64(&p, after_id);
+    int err = list(c, fixed(ST_LOG_LIST), fixed(ST_LOG_COUNT), &p, page, emit_chatlog, false, json);
+    return end_op(c, &p, err);
+}
+
+static int pg_chatlog_each(struct hb_store_conn *conn, int64_t room_id, int64_t after_id,
+                           int64_t limit, hb_store_chatlog_cb *cb, void *ctx)
+{
+    pg_conn *c = pgc(conn);
+    struct params p;
+    PGresult *res = NULL;
+    int n = 0;
+    p_init(&p);
+    p_i64(&p, room_id);
+    p_i64(&p, after_id);
+    p_i64(&p, limit);
+    p_i64(&p, 0);
+    int err = run(c, ST_LOG_LIST, &p, &res);
+    for (int i = 0; err == 0 && i < PQntuples(res); i++) {
+        struct hb_store_chatlog row;
+        decode_chatlog(res, i, &row);
+        err = cb(ctx, &row);
+        if (err > 0)
+            err = 0;
+        if (err == 0 && n < INT_MAX)
+            n++;
+    }
+    PQclear(res);
+    return end_op(c, &p, err < 0 ? err : n);
+}
+
+static int last_log_id(pg_conn *c, int64_t room_id, int64_t *id)
+{
+    PGresult *res;
+    int err = run_by(c, ST_LOG_LAST, room_id, &res);
+    if (err == 0)
+        *id = PQntuples(res) == 1 ? v_i64(res, 0, 0) : 0;
+    PQclear(res);
+    return err;
+}
+
+static int pg_chatlog_last(struct hb_store_conn *conn, int64_t room_id, int64_t *id)
+{
+    pg_conn *c = pgc(conn);
+    return end_op(c, NULL, last_log_id(c, room_id, id));
+}
+
+static int pg_chatlog_create(struct hb_store_conn *conn, int64_t room_id, struct hb_str message,
+                             int64_t author_id, int64_t *id, int64_t *created_us, int64_t *prev_id)
+{
+    /* The room's row lock serialises its inserts across every connection and instance, so ids
+     * commit in increasing order per room and the last id read here is the previous message. A
+     * room deleted meanwhile is HB_ECONFLICT, from the lock query or the deferred foreign key
+     * at COMMIT. */
+    pg_conn *c = pgc(conn);
+    int64_t now = hb_clock_unix_us(), prev = 0, new_id = 0;
+    struct params p;
+    p_init(&p);
+    p_time(&p, now);
+    p_str(&p, message);
+    p_i64(&p, room_id);
+    p_opt_id(&p, author_id);
+    int err = p.err < 0 ? p.err : begin_write(c);
+    if (err == 0) {
+        err = exists_by_id(c, ST_ROOM_LOCK, room_id);
+        if (err == HB_ENOTFOUND)
+            err = HB_ECONFLICT;
+    }
+    if (err == 0)
+        err = last_log_id(c, room_id, &prev);
+    if (err == 0)
+        err = insert_id(c, ST_LOG_INSERT, &p, &new_id);
+    if (err == 0)
+        err = commit(c);
+    if (err == 0) {
+        if (id != NULL)
+            *id = new_id;
+        if (created_us != NULL)
+            *created_us = now;
+        if (prev_id != NULL)
+            *prev_id = prev;
+    }
+    return end_op(c, &p, err);
+}
+
+const struct hb_store_ops hb_store__pg_ops = {
+    .name = "postgres",
+    .open = pg_open,
+    .close = pg_close,
+    .conn_open = pg_conn_open,
+    .conn_close = pg_conn_close,
+    .migrate = pg_migrate,
+    .ping = pg_ping,
+    .user_create = pg_user_create,
+    .user_get_by_username = pg_user_get_by_username,
+    .user_get = pg_user_get,
+    .user_set_password = pg_user_set_password,
+    .user_set_last_login = pg_user_set_last_login,
+    .user_set_active = pg_user_set_active,
+    .token_record = pg_token_record,
+    .token_is_blacklisted = pg_token_is_blacklisted,
+    .token_rotate = pg_token_rotate,
+    .token_purge = pg_token_purge,
+    .throttle_record = pg_throttle_record,
+    .throttle_count = pg_throttle_count,
+    .throttle_clear = pg_throttle_clear,
+    .throttle_purge = pg_throttle_purge,
+    .category_list = pg_category_list,
+    .category_get = pg_category_get,
+    .category_create = pg_category_create,
+    .category_update = pg_category_update,
+    .category_delete = pg_category_delete,
+    .topic_list = pg_topic_list,
+    .post_get = pg_post_get,
+    .post_create = pg_post_create,
+    .post_update = pg_post_update,
+    .post_delete = pg_post_delete,
+    .reply_list = pg_reply_list,
+    .room_list = pg_room_list,
+    .room_get = pg_room_get,
+    .room_create = pg_room_create,
+    .room_update = pg_room_update,
+    .room_delete = pg_room_delete,
+    .room_move_headcount = pg_room_move_headcount,
+    .room_reset_headcounts = pg_room_reset_headcounts,
+    .instance_beat = pg_instance_beat,
+    .instance_leave = pg_instance_leave,
+    .chatlog_list = pg_chatlog_list,
+    .chatlog_each = pg_chatlog_each,
+    .chatlog_last = pg_chatlog_last,
+    .chatlog_create = pg_chatlog_create,
+};
