@@ -3,17 +3,20 @@
 reaches every socket of its room (zero drops, delivered == expected == sent x room size), the
 latency fields, the rooms it creates (and reuses on a second run), idle sockets with --rate 0,
 and the one-line errors and exit codes for refused connections, a server that is not hiroba,
-bad usage and non-loopback targets. HIROBA_BENCH_BIN may name another binary (default: the
-server's)."""
+bad usage and non-loopback targets; --loops (sockets shared over threads, counts merged) and
+--server-pid; and a smoke run against the Django Channels peer of bench/ws.sh. HIROBA_BENCH_BIN
+may name another binary (default: the server's)."""
 import json
 import os
+import socket
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
-from conftest import BIN, free_port
+from conftest import BIN, ROOT, free_port
 
 BENCH = os.environ.get("HIROBA_BENCH_BIN", BIN)
 
@@ -154,3 +157,91 @@ def test_help():
     for flag in ("--connections", "--rooms", "--rate", "--duration", "--json", "--username",
                  "--password", "--allow-remote"):
         assert flag in r.stdout
+
+
+def test_loops_share_the_sockets_and_merge_the_counts(server):
+    # 2 loops, 12 sockets over 3 rooms: each room has sockets on both loops, so deliveries cross
+    # loops and the drain must wait for the other loop's counts.
+    r = bench_ws(["-c", "12", "--rooms", "3", "--loops", "2", "--rate", "10", "--duration", "1s",
+                  "--server-pid", str(server.proc.pid), "--json", server.url])
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["loops"] == 2 and rep["connected"] == 12, rep
+    # 12 sockets x 10/s x 1 s, each delivered to the 4 sockets of its room.
+    assert 100 <= rep["sent"] <= 120, rep
+    assert rep["expected"] == rep["sent"] * 4, rep
+    assert rep["delivered"] == rep["expected"], rep
+    assert rep["drops"] == 0 and rep["errors"] == 0 and rep["foreign"] == 0, rep
+    assert 0 < rep["last_delivery_s"] < rep["duration_s"] + 1, rep
+    assert rep["server"]["cpu_s"] >= 0 and rep["server"]["window_s"] >= rep["duration_s"], rep
+    headers = login(server)
+    rooms = {x["name"]: x["id"] for x in
+             requests.get(server.url + "/api/rooms/", headers=headers, timeout=10).json()}
+    logs = []
+    for name in ("bench-1", "bench-2", "bench-3"):
+        logs += requests.get(server.url + "/api/rooms/%d/chatlogs/" % rooms[name],
+                             headers=headers, timeout=10).json()
+    assert len(logs) == rep["sent"]
+    # Every sender index appears: both loops sent.
+    assert {int(x["message"].split(":")[0]) for x in logs} == set(range(12))
+
+
+def test_loops_usage():
+    for args in (["--loops", "0", "http://127.0.0.1:1"], ["--loops", "65", "http://127.0.0.1:1"],
+                 ["-c", "2", "--loops", "3", "http://127.0.0.1:1"],
+                 ["--server-pid", "x", "http://127.0.0.1:1"]):
+        r = bench_ws(args, timeout=30)
+        assert r.returncode == 2, (args, r.stderr)
+        assert len(error_lines(r)) == 1, (args, r.stderr)
+
+
+PEER = os.path.join(ROOT, "bench", "peer", "channels")
+PY = "/usr/bin/python3"
+
+
+def test_channels_peer_smoke(tmp_path):
+    """The Django Channels peer of bench/ws.sh starts under daphne and `hiroba bench ws` gets
+    every message back from it (so the peer cannot rot). The packages come from scripts/setup: a
+    missing one fails here, loudly."""
+    env = dict(os.environ, PEER_DB=str(tmp_path / "peer.sqlite3"), PYTHONDONTWRITEBYTECODE="1")
+    subprocess.run([PY, "manage.py", "migrate", "--run-syncdb", "-v0"], cwd=PEER, env=env,
+                   check=True, timeout=60)
+    port = free_port()
+    log = open(tmp_path / "daphne.log", "wb")
+    proc = subprocess.Popen([PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0",
+                             "chanpeer.asgi:application"], cwd=PEER, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = "http://127.0.0.1:%d" % port
+    try:
+        deadline = time.time() + 20
+        while True:
+            assert proc.poll() is None, (tmp_path / "daphne.log").read_text()
+            try:
+                requests.get(url + "/api/rooms/", timeout=1)
+                break
+            except requests.RequestException:
+                assert time.time() < deadline, "daphne did not answer"
+                time.sleep(0.1)
+        r = bench_ws(["-c", "6", "--rooms", "2", "--rate", "5", "--duration", "1s", "--json",
+                      url], timeout=60)
+        assert r.returncode == 0, r.stderr + (tmp_path / "daphne.log").read_text()
+        rep = json.loads(r.stdout)
+        assert rep["connected"] == 6 and rep["sent"] >= 25, rep
+        assert rep["expected"] == rep["sent"] * 3, rep
+        assert rep["delivered"] == rep["expected"] and rep["drops"] == 0, rep
+        assert rep["foreign"] == 0 and rep["errors"] == 0, rep
+        # Without a token the peer refuses the upgrade with 403, like the stack.
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"GET /ws/chat/1/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  b"Sec-WebSocket-Version: 13\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 403"), "no 403 without a token"
+        s.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
