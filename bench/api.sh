@@ -7,42 +7,22 @@
 #   usage: bench/api.sh     (env: HIROBA_BIN, DUR seconds per run, RUNS, CONNS, TOPICS, WORKERS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BENCH_NAME=api
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 BIN=${HIROBA_BIN:-build/hiroba}
 DUR=${DUR:-5}
 RUNS=${RUNS:-3}
 CONNS=${CONNS:-32}
 TOPICS=${TOPICS:-100}
 WORKERS=${WORKERS:-1}
-PY=/usr/bin/python3
 PEER=$PWD/bench/peer/drf
 
-die() {
-    echo "api: $*" >&2
-    exit 1
-}
-for tool in "$BIN" wrk curl "$PY"; do
-    command -v "$tool" >/dev/null || die "'$tool' not found"
-done
+need "$BIN" wrk curl "$PY"
 "$PY" -c 'import rest_framework, rest_framework_simplejwt, uvicorn' 2>/dev/null ||
     die "python3-djangorestframework, python3-djangorestframework-simplejwt, python3-uvicorn needed"
 
-tmp=$(mktemp -d /tmp/hiroba-api.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_ready() {
-    for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
-    die "nothing answers at $1"
-}
+tmp=$WORK
 
 # ---- hiroba: register, log in, create the topics through the API ----
 hport=$(free_port)
@@ -52,7 +32,7 @@ hdb=sqlite:///$tmp/hiroba.sqlite3
 "$BIN" migrate --database "$hdb" >/dev/null 2>&1
 "$BIN" serve --listen 127.0.0.1:$hport --database "$hdb" --workers "$WORKERS" --access-log off \
     --access-ttl 3600 --static-dir "$tmp" 2>"$tmp/hiroba.log" &
-pids+=($!)
+PIDS+=($!)
 wait_ready "$hurl/healthz"
 htoken=$("$PY" - "$hurl" "$TOPICS" <<'PYEOF'
 import json, sys, urllib.request
@@ -82,7 +62,7 @@ export PEER_DB=$tmp/peer.sqlite3 PYTHONDONTWRITEBYTECODE=1
 ptoken=$(cd "$PEER" && "$PY" manage.py bench_setup --topics "$TOPICS")
 "$PY" -m uvicorn drfpeer.asgi:application --app-dir "$PEER" --host 127.0.0.1 --port "$pport" \
     --workers "$WORKERS" --log-level warning --no-access-log 2>"$tmp/peer.log" &
-pids+=($!)
+PIDS+=($!)
 wait_ready "$purl/api/"
 
 # Both must answer the same list before anything is measured.
@@ -101,7 +81,6 @@ p99_ms() {
     awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
         if (u == "us") v /= 1000; else if (u == "s") v *= 1000; print v }' "$1"
 }
-median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 for i in $(seq "$RUNS"); do
     wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -H "Authorization: Bearer $htoken" \

@@ -7,30 +7,25 @@
 #   usage: bench/auth.sh            (env: HIROBA_BIN, DUR seconds per run, RUNS, CONNS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BENCH_NAME=auth
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 BIN=${HIROBA_BIN:-build/hiroba}
 DUR=${DUR:-5}
 RUNS=${RUNS:-3}
 CONNS=${CONNS:-50}
-PY=/usr/bin/python3
+need "$BIN" wrk curl "$PY"
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+tmp=$WORK
+port=$(free_port)
 url=http://127.0.0.1:$port
 export HIROBA_SECRET_KEY=bench-secret-key-0123456789-0123456789-abcdef
 db=sqlite:///$tmp/db.sqlite3
 "$BIN" migrate --database "$db" >/dev/null 2>&1
 "$BIN" serve --listen 127.0.0.1:$port --database "$db" --workers 1 --access-log off \
     --access-ttl 3600 --static-dir "$tmp" 2>"$tmp/server.log" &
-pids+=($!)
-for _ in $(seq 50); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.1; done
+PIDS+=($!)
+wait_ready "$url/healthz"
 
 curl -sf -X POST "$url/api/register/" -H 'Content-Type: application/json' \
     -d '{"username":"bench","password":"bench-password","password_confirm":"bench-password"}' >/dev/null
@@ -50,7 +45,6 @@ p99_ms() {
     awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
         if (u == "us") v /= 1000; else if (u == "s") v *= 1000; print v }' "$1"
 }
-median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 for i in $(seq "$RUNS"); do
     wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "$url/hello/" >"$tmp/hello.$i"

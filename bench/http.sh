@@ -11,44 +11,20 @@
 # build), DURATION (seconds per run, 5), RUNS (3), CONNS (50), PIPELINE (16).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BENCH_NAME=http.sh
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 HIROBA=${HIROBA_BIN:-$PWD/build/hiroba}
-PY=/usr/bin/python3
 DURATION=${DURATION:-5}
 RUNS=${RUNS:-3}
 CONNS=${CONNS:-50}
 PIPELINE=${PIPELINE:-16}
 
-die() {
-    echo "http.sh: $*" >&2
-    exit 1
-}
-
-for tool in "$HIROBA" /usr/sbin/nginx wrk "$PY"; do
-    command -v "$tool" >/dev/null || die "'$tool' not found (make build-c; scripts/setup)"
-done
+need "$HIROBA" /usr/sbin/nginx wrk "$PY"
 "$PY" -c 'import fastapi, uvicorn' 2>/dev/null || die "python3-fastapi and python3-uvicorn needed"
 
-WORK=$(mktemp -d /tmp/hiroba-http-bench.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-SERVER_CPU=()
-WRK_CPU=()
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-    SERVER_CPU=(taskset -c 0)
-    WRK_CPU=(taskset -c 1)
-fi
-
-free_port() {
-    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+WRK_CPU=("${CLIENT_CPU[@]}")
 
 # check_hello URL: waits (10 s at most) until URL answers exactly the 27-byte body.
 check_hello() {
@@ -128,7 +104,6 @@ run_wrk() {
     printf '  %-16s %12.0f req/s   p99 %8.2f ms\n' "$name" "$rps" "$p99"
 }
 
-median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 col() { awk -v c="$2" '{print $c}' "$WORK/res-$1" | median; }
 
 echo "== GET /hello/, wrk -t1 -c$CONNS -d${DURATION}s, $RUNS interleaved rounds" \

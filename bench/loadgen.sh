@@ -12,10 +12,12 @@
 # `bench` command is measured, default HIROBA_BIN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BENCH_NAME=loadgen
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 HIROBA=${HIROBA_BIN:-$PWD/build/hiroba}
 BENCH=${HIROBA_BENCH_BIN:-$HIROBA}
-PY=/usr/bin/python3
 THREADS=${THREADS:-2}
 CONNS=${CONNS:-64}
 DURATION=${DURATION:-5}
@@ -25,47 +27,12 @@ SEED_THREADS=${SEED_THREADS:-5}
 SEED_CONNS=${SEED_CONNS:-100}
 OUT=$PWD/bench/out
 
-die() {
-    echo "loadgen: $*" >&2
-    exit 1
-}
-
-for tool in "$HIROBA" "$BENCH" /usr/sbin/nginx wrk /usr/bin/time "$PY"; do
-    command -v "$tool" >/dev/null || die "'$tool' not found (make build-c; scripts/setup)"
-done
+need "$HIROBA" "$BENCH" /usr/sbin/nginx wrk /usr/bin/time "$PY"
 "$BENCH" bench --help >/dev/null 2>&1 || die "'$BENCH' has no bench command"
 "$PY" -c 'import fastapi, uvicorn' 2>/dev/null || die "python3-fastapi and python3-uvicorn needed"
 
-WORK=$(mktemp -d /tmp/hiroba-loadgen.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 mkdir -p "$OUT"
 [ -f "$OUT/.gitignore" ] || echo '*' >"$OUT/.gitignore" # results stay out of git
-
-free_port() {
-    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_ready URL: polls until URL answers (10 s at most).
-wait_ready() {
-    "$PY" - "$1" <<'EOF' || die "nothing answers at $1"
-import sys, time, urllib.request
-for _ in range(200):
-    try:
-        urllib.request.urlopen(sys.argv[1], timeout=1).read()
-        sys.exit(0)
-    except Exception:
-        time.sleep(0.05)
-sys.exit(1)
-EOF
-}
 
 # ---- 1. hiroba bench (async) vs wrk on nginx -------------------------------------------------
 NGINX_PORT=$(free_port)
