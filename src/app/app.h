@@ -120,9 +120,11 @@ struct hb_str hb_app_instance(void);
 int hb_app_relay_start(struct hb_app *app);
 void hb_app_relay_stop(void);
 /* A message this instance stored, offered to the room's sequencer and published to Redis. Call
- * between hb_app_relay_lock() and hb_app_relay_unlock(), with the insert inside them. */
-void hb_app_relay_lock(void);
-void hb_app_relay_unlock(void);
+ * between hb_app_relay_write_begin() and _end(), with the insert inside them, so this instance's
+ * messages reach the sequencer in id order (pool threads only: the insert waits on the database).
+ */
+void hb_app_relay_write_begin(void);
+void hb_app_relay_write_end(void);
 void hb_app_relay_message(int64_t room, int64_t id, int64_t prev, const struct hb_buf *seed,
                           const struct hb_buf *v1);
 /* Local delivery plus Redis, for events this instance originates. Thread-safe. */

@@ -32,34 +32,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
-#if __has_include("../pubsub/pubsub_redis.c")
 #include "pubsub/pubsub_redis.h"
-#else /* TODO(#8): until the Redis client lands */
-struct hb_redis;
-struct hb_redis_config {
-    const char *url;
-    const char *const *channels;
-    int n_channels;
-    void (*on_message)(void *ctx, const char *channel, const char *data, size_t len);
-    void (*on_ready)(void *ctx, bool is_reconnect);
-    void (*on_lost)(void *ctx);
-    void *ctx;
-};
-static int hb_redis_start(const struct hb_redis_config *cfg, struct hb_redis **out)
-{
-    (void)cfg;
-    *out = NULL;
-    return HB_EINVAL;
-}
-static void hb_redis_publish(struct hb_redis *r, const char *c, const char *d, size_t n)
-{
-    (void)r, (void)c, (void)d, (void)n;
-}
-static void hb_redis_stop(struct hb_redis *r)
-{
-    (void)r;
-}
-#endif
 
 #define N_SEQ_BUCKETS 1024
 #define GAP_WAIT_MS   50
@@ -86,7 +59,8 @@ struct seq {
 
 struct relay {
     struct hb_app *app;
-    pthread_mutex_t lock; /* the sequencers, and the order of every chat publish */
+    pthread_mutex_t lock;       /* the sequencers; held briefly, loops take it too */
+    pthread_mutex_t write_lock; /* this instance's chat inserts: see hb_app_relay_write_begin */
     pthread_cond_t wake;
     pthread_t thread;
     bool is_running, stop;
@@ -97,7 +71,9 @@ struct relay {
     struct hb_store_conn *reader; /* the catch-up thread's */
 };
 
-static struct relay relay = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+static struct relay relay = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                             .write_lock = PTHREAD_MUTEX_INITIALIZER,
+                             .wake = PTHREAD_COND_INITIALIZER};
 
 struct hb_str hb_app_instance(void)
 {
@@ -202,14 +178,16 @@ static void sequence(int64_t room, int64_t id, int64_t prev, const char *seed, s
     }
 }
 
-void hb_app_relay_lock(void)
+/* The insert runs inside write_lock, not the sequencers' lock: a loop that takes that one for a
+ * join never waits on the database. */
+void hb_app_relay_write_begin(void)
 {
-    pthread_mutex_lock(&relay.lock);
+    pthread_mutex_lock(&relay.write_lock);
 }
 
-void hb_app_relay_unlock(void)
+void hb_app_relay_write_end(void)
 {
-    pthread_mutex_unlock(&relay.lock);
+    pthread_mutex_unlock(&relay.write_lock);
 }
 
 /* ---- Redis messages ----
@@ -242,7 +220,9 @@ static void redis_send(const char *head, const char *a, size_t a_len, const char
 void hb_app_relay_message(int64_t room, int64_t id, int64_t prev, const struct hb_buf *seed,
                           const struct hb_buf *v1)
 {
+    pthread_mutex_lock(&relay.lock);
     sequence(room, id, prev, seed->data, seed->len, v1->data, v1->len);
+    pthread_mutex_unlock(&relay.lock);
     char head[160];
     snprintf(head, sizeof(head), "M %s %lld %lld %lld", relay.instance, (long long)room,
              (long long)id, (long long)prev);

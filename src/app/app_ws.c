@@ -391,10 +391,10 @@ static void store_work(void *arg)
                                    .message = {job->text, job->len},
                                    .author_id = job->author_id,
                                    .author_username = hb_str_from(job->username)};
-    /* Insert and publish under the relay's lock: this instance's messages reach the hub in id
-     * order without waiting in the sequencer. */
+    /* Insert and publish under the relay's write lock: this instance's messages reach the hub in
+     * id order without waiting in the sequencer. */
     int64_t prev = 0;
-    hb_app_relay_lock();
+    hb_app_relay_write_begin();
     job->rc = hb_store_chatlog_create(hb_store_writer(ws_app->store), job->room, row.message,
                                       job->author_id, &row.id, &row.created_us, &prev);
     if (job->rc == 0) {
@@ -407,7 +407,7 @@ static void store_work(void *arg)
         hb_buf_release(&seed);
         hb_buf_release(&v1);
     }
-    hb_app_relay_unlock();
+    hb_app_relay_write_end();
 }
 
 static void store_next(struct client *c);
