@@ -4,7 +4,7 @@ PY      ?= /usr/bin/python3
 JOBS    ?= 2
 HIROBA_DB ?= sqlite:///hiroba.sqlite3
 
-.PHONY: all setup build build-c web run test test-release test-asan test-browser test-web \
+.PHONY: all setup build build-c web run test test-release test-pg test-asan test-browser test-web \
         fuzz format format-check tidy check-layers clean
 
 all: build
@@ -28,6 +28,7 @@ run: build
 # Every test twice: the release build, then the whole suite again under ASan+UBSan.
 test: build check-layers
 	@$(MAKE) --no-print-directory test-release
+	@$(MAKE) --no-print-directory test-pg
 	@$(MAKE) --no-print-directory test-web
 	@$(MAKE) --no-print-directory test-browser
 	@$(MAKE) --no-print-directory test-asan
@@ -35,6 +36,10 @@ test: build check-layers
 test-release:
 	ctest --preset release
 	HIROBA_BIN=$(CURDIR)/build/hiroba $(PY) -m pytest -q tests/e2e
+
+# The end-to-end suite again on PostgreSQL (a throwaway cluster on loopback, tests/e2e/services.py).
+test-pg:
+	HIROBA_TEST_DATABASE=postgres HIROBA_BIN=$(CURDIR)/build/hiroba $(PY) -m pytest -q tests/e2e
 
 # Playwright on Debian's Chromium against the real binary; screenshots in tests/browser/out/.
 test-browser: build
@@ -48,6 +53,8 @@ test-asan:
 	@cmake --build --preset asan -j $(JOBS)
 	ctest --preset asan
 	HIROBA_BIN=$(CURDIR)/build-asan/hiroba HIROBA_SANITIZED=1 $(PY) -m pytest -q tests/e2e
+	HIROBA_TEST_DATABASE=postgres HIROBA_BIN=$(CURDIR)/build-asan/hiroba HIROBA_SANITIZED=1 \
+	    $(PY) -m pytest -q tests/e2e
 
 # Time-boxed libFuzzer runs (clang); not part of `make test`, which replays the corpora instead.
 FUZZ_SECONDS ?= 60

@@ -1,7 +1,13 @@
 # SPDX-License-Identifier: MIT
 """Fixtures for the end-to-end tests: each starts the real hiroba binary on an ephemeral loopback
 port with a temporary database and drives it with independent clients (requests, websockets, raw
-sockets). HIROBA_BIN names the binary (default build/hiroba)."""
+sockets). HIROBA_BIN names the binary (default build/hiroba).
+
+HIROBA_TEST_DATABASE=postgres runs the same tests on PostgreSQL: one throwaway cluster for the
+session (services.py), and every Server without an explicit database gets a fresh one, copied
+from a template database that `hiroba migrate` prepared once. server.db is then its postgres://
+URL. Tests marked sqlite_only("why") look underneath the interface at the SQLite file and are
+skipped there with that reason."""
 import os
 import signal
 import socket
@@ -15,6 +21,63 @@ import requests
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("HIROBA_BIN", os.path.join(ROOT, "build", "hiroba"))
 SECRET = "e2e-secret-key-that-is-long-enough-0123456789"
+DATABASE_MODE = os.environ.get("HIROBA_TEST_DATABASE", "sqlite")
+if DATABASE_MODE not in ("sqlite", "postgres"):
+    raise RuntimeError("HIROBA_TEST_DATABASE must be sqlite or postgres, not %r" % DATABASE_MODE)
+IS_POSTGRES = DATABASE_MODE == "postgres"
+PG_TEMPLATE = "hiroba_template"
+_pg = {}  # the session's cluster and a counter for database names (PostgreSQL mode)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only(reason): the test needs the SQLite backend")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not IS_POSTGRES:
+        return
+    for item in items:
+        m = item.get_closest_marker("sqlite_only")
+        if m is not None:
+            why = m.args[0] if m.args else m.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(reason="SQLite only: " + why))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_cluster():
+    """PostgreSQL mode: the session's cluster and its migrated template database."""
+    if not IS_POSTGRES:
+        yield None
+        return
+    import services
+
+    cluster = services.PostgresCluster().start()
+    try:
+        url = cluster.create_database(PG_TEMPLATE)
+        r = subprocess.run([BIN, "migrate", "--database", url], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=dict(os.environ, HIROBA_SECRET_KEY=SECRET))
+        if r.returncode != 0:
+            raise RuntimeError("hiroba migrate of the template failed:\n" +
+                               r.stdout.decode("utf-8", "replace"))
+        _pg.update(cluster=cluster, n=0)
+        yield cluster
+    finally:
+        _pg.clear()
+        cluster.destroy()
+
+
+def new_pg_database():
+    """A fresh, migrated PostgreSQL database of the session cluster: (name, url)."""
+    if "cluster" not in _pg:
+        raise RuntimeError("no PostgreSQL cluster: run with HIROBA_TEST_DATABASE=postgres")
+    _pg["n"] += 1
+    name = "e2e_%d_%d" % (os.getpid(), _pg["n"])
+    return name, _pg["cluster"].create_database(name, template=PG_TEMPLATE)
+
+
+def drop_pg_database(name):
+    if "cluster" in _pg:
+        _pg["cluster"].drop_database(name)
 
 
 def free_port():
@@ -31,6 +94,9 @@ class Server:
         self.host = "127.0.0.1"
         self.url = "http://127.0.0.1:%d" % self.port
         self.tmpdir = tmpdir
+        self.pg_database = None  # the database this Server created (PostgreSQL mode)
+        if database is None and IS_POSTGRES:
+            self.pg_database, database = new_pg_database()
         self.db = database or "sqlite:///" + os.path.join(tmpdir, "db.sqlite3")
         self.log_path = os.path.join(tmpdir, "server.log")
         self.bin = BIN
@@ -99,6 +165,9 @@ def server_factory():
     for s in servers:
         code = s.stop()
         assert code == 0, "hiroba exited with %s:\n%s" % (code, s.read_log())
+    for s in servers:
+        if s.pg_database is not None:
+            drop_pg_database(s.pg_database)
     for d in dirs:
         d.cleanup()
 

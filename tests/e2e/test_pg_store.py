@@ -1,0 +1,218 @@
+# SPDX-License-Identifier: MIT
+"""The PostgreSQL backend below the API: the schema `hiroba migrate` makes (Django's types,
+constraint and index names), migrate twice and two migrates at once, a database made by Django's
+own DDL used as it is, and reconnecting after the server killed hiroba's sessions. Runs in both
+modes of the suite: it needs PostgreSQL itself (the session cluster in PostgreSQL mode, else one
+of its own), and fails if the binaries are missing."""
+import subprocess
+import uuid
+
+import pytest
+import requests
+
+import conftest
+import services
+
+PW = "correct horse 1"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    if conftest.IS_POSTGRES:
+        yield conftest._pg["cluster"]
+        return
+    with services.PostgresCluster() as c:
+        yield c
+
+
+@pytest.fixture
+def db(cluster):
+    """An empty database: (name, url)."""
+    name = "store_" + uuid.uuid4().hex[:12]
+    url = cluster.create_database(name)
+    yield name, url
+    cluster.drop_database(name)
+
+
+def migrate(url):
+    return subprocess.run([conftest.BIN, "migrate", "--database", url], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, env=dict(conftest.os.environ,
+                                                             HIROBA_SECRET_KEY=conftest.SECRET))
+
+
+def schema(cluster, name):
+    """pg_dump's schema text of the database (comments and empty lines dropped)."""
+    r = subprocess.run([cluster.bin_dir + "/pg_dump", "-s", "-h", "127.0.0.1", "-p",
+                        str(cluster.port), "-U", cluster.user, name], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, check=True)
+    return "\n".join(line for line in r.stdout.decode().splitlines()
+                     if line and not line.startswith("--") and not line.startswith("\\"))
+
+
+def login(s, name):
+    r = requests.post(s.url + "/api/register/", json={
+        "username": name, "email": "", "password": PW, "password_confirm": PW})
+    assert r.status_code == 201, r.text
+    r = requests.post(s.url + "/api/token/", json={"username": name, "password": PW})
+    assert r.status_code == 200, r.text
+    return {"Authorization": "Bearer " + r.json()["access"]}
+
+
+def test_migrate_makes_djangos_schema(cluster, db):
+    name, url = db
+    r = migrate(url)
+    assert r.returncode == 0, r.stdout
+    q = lambda sql: cluster.psql(name, sql)  # noqa: E731
+    # Identity ids: integer for auth_user, bigint elsewhere.
+    assert q("SELECT data_type, is_identity FROM information_schema.columns WHERE "
+             "table_name = 'auth_user' AND column_name = 'id'") == "integer|YES"
+    assert q("SELECT data_type, is_identity FROM information_schema.columns WHERE "
+             "table_name = 'bbs_topic' AND column_name = 'id'") == "bigint|YES"
+    assert q("SELECT data_type FROM information_schema.columns WHERE table_name = 'bbs_topic' "
+             "AND column_name = 'created_at'") == "timestamp with time zone"
+    assert q("SELECT data_type FROM information_schema.columns WHERE table_name = 'auth_user' "
+             "AND column_name = 'is_staff'") == "boolean"
+    # Django's foreign keys: deferred, no ON DELETE; hiroba's author_id: SET NULL.
+    fks = q("SELECT conname, condeferrable, condeferred, confdeltype FROM pg_constraint WHERE "
+            "contype = 'f' ORDER BY conname").splitlines()
+    assert "bbs_topic_category_id_332e03a8_fk_bbs_category_id|t|t|a" in fks
+    assert "chat_chatlog_room_id_cd096de9_fk_chat_room_id|t|t|a" in fks
+    assert "token_blacklist_outs_user_id_83bc629a_fk_auth_user|t|t|a" in fks
+    author_fks = [f for f in fks if f.split("|")[0].endswith("author_id_fkey")]
+    assert len(author_fks) == 5 and all(f.endswith("|t|t|n") for f in author_fks), fks
+    indexes = q("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'").splitlines()
+    for want in ("bbs_topic_category_id_332e03a8", "bbs_reply_topic_id_bad3c583",
+                 "chat_chatlog_room_id_cd096de9", "auth_user_username_6821ab7c_like",
+                 "token_blacklist_outstandingtoken_user_id_83bc629a",
+                 "token_blacklist_outstandingtoken_jti_hex_d9bdf6f7_uniq",
+                 "hiroba_bbs_topic_author_id", "hiroba_chat_chatlog_author_id",
+                 "hiroba_login_failure_scope_key_failed_at", "hiroba_topic_comment_tsv"):
+        assert want in indexes, (want, indexes)
+    # headcount >= 0 is enforced by the database.
+    r = subprocess.run(cluster._psql_cmd(name, "INSERT INTO chat_room (created_at, name, "
+                                         "headcount) VALUES (now(), 'x', -1)"),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert r.returncode != 0 and b"chat_room_headcount_check" in r.stderr
+    assert q("SELECT name FROM hiroba_migrations ORDER BY name").splitlines() == [
+        "0001_django_tables", "0002_author_id", "0003_topic_search", "0004_login_failure",
+        "0005_instance_presence"]
+    assert q("SELECT count(*) FROM pg_class WHERE relname IN ('hiroba_instance', "
+             "'hiroba_presence')") == "2"
+
+
+def test_migrate_twice_changes_nothing(cluster, db):
+    name, url = db
+    assert migrate(url).returncode == 0
+    before = schema(cluster, name)
+    applied = cluster.psql(name, "SELECT name, applied_at FROM hiroba_migrations ORDER BY id")
+    xid = cluster.psql(name, "SELECT txid_current()")
+    r = migrate(url)
+    assert r.returncode == 0, r.stdout
+    assert b"schema updated" not in r.stdout  # nothing to do: rolled back, not committed
+    assert schema(cluster, name) == before
+    assert cluster.psql(name, "SELECT name, applied_at FROM hiroba_migrations ORDER BY id") == \
+        applied
+    # No committed write: only our own two txid_current() calls consumed transaction ids.
+    assert int(cluster.psql(name, "SELECT txid_current()")) == int(xid) + 1
+
+
+def test_two_migrates_at_once(cluster, db):
+    name, url = db
+    procs = [subprocess.Popen([conftest.BIN, "migrate", "--database", url],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for _ in range(3)]
+    outs = [p.communicate(timeout=60)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    assert cluster.psql(name, "SELECT count(*) FROM hiroba_migrations") == "5"
+
+
+# What Django 3.2's `migrate` makes on PostgreSQL (serial ids, not identity columns), trimmed to
+# the tables hiroba uses; pg_dump of tests/e2e/django_models/ migrated with psycopg2.
+DJANGO_DDL = """
+CREATE TABLE auth_user (id serial PRIMARY KEY, password varchar(128) NOT NULL,
+  last_login timestamp with time zone, is_superuser boolean NOT NULL,
+  username varchar(150) NOT NULL UNIQUE, first_name varchar(150) NOT NULL,
+  last_name varchar(150) NOT NULL, email varchar(254) NOT NULL, is_staff boolean NOT NULL,
+  is_active boolean NOT NULL, date_joined timestamp with time zone NOT NULL);
+CREATE TABLE bbs_category (id bigserial PRIMARY KEY, name varchar(100) NOT NULL);
+CREATE TABLE bbs_topic (id bigserial PRIMARY KEY, created_at timestamp with time zone NOT NULL,
+  comment varchar(2000) NOT NULL, category_id bigint NOT NULL
+  REFERENCES bbs_category (id) DEFERRABLE INITIALLY DEFERRED);
+CREATE INDEX bbs_topic_category_id_332e03a8 ON bbs_topic (category_id);
+CREATE TABLE bbs_reply (id bigserial PRIMARY KEY, created_at timestamp with time zone NOT NULL,
+  comment varchar(2000) NOT NULL, topic_id bigint NOT NULL
+  REFERENCES bbs_topic (id) DEFERRABLE INITIALLY DEFERRED);
+CREATE INDEX bbs_reply_topic_id_bad3c583 ON bbs_reply (topic_id);
+CREATE TABLE chat_room (id bigserial PRIMARY KEY, created_at timestamp with time zone NOT NULL,
+  name varchar(200) NOT NULL UNIQUE, headcount integer NOT NULL CHECK (headcount >= 0));
+CREATE TABLE chat_chatlog (id bigserial PRIMARY KEY,
+  created_at timestamp with time zone NOT NULL, message varchar(200) NOT NULL,
+  room_id bigint NOT NULL REFERENCES chat_room (id) DEFERRABLE INITIALLY DEFERRED);
+CREATE INDEX chat_chatlog_room_id_cd096de9 ON chat_chatlog (room_id);
+CREATE TABLE token_blacklist_outstandingtoken (id bigserial PRIMARY KEY, token text NOT NULL,
+  created_at timestamp with time zone, expires_at timestamp with time zone NOT NULL,
+  user_id integer REFERENCES auth_user (id) DEFERRABLE INITIALLY DEFERRED,
+  jti varchar(255) NOT NULL CONSTRAINT token_blacklist_outstandingtoken_jti_hex_d9bdf6f7_uniq UNIQUE);
+CREATE TABLE token_blacklist_blacklistedtoken (id bigserial PRIMARY KEY,
+  blacklisted_at timestamp with time zone NOT NULL, token_id bigint NOT NULL UNIQUE
+  REFERENCES token_blacklist_outstandingtoken (id) DEFERRABLE INITIALLY DEFERRED);
+INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff,
+  is_active, date_joined) VALUES ('!', false, 'django-user', '', '', '', false, true, now());
+INSERT INTO bbs_category (name) VALUES ('made by django');
+INSERT INTO bbs_topic (created_at, comment, category_id)
+  VALUES ('2025-01-13 23:56:12+00', 'Django の話題', 1);
+"""
+
+
+def test_django_made_database_is_used_as_is(cluster, db, server_factory):
+    name, url = db
+    cluster.psql(name, DJANGO_DDL)
+    columns = "SELECT table_name, column_name, data_type, column_default FROM " \
+              "information_schema.columns WHERE table_schema = 'public' AND column_name <> " \
+              "'author_id' AND table_name NOT LIKE 'hiroba%' ORDER BY 1, 2"
+    before = cluster.psql(name, columns)
+    s = server_factory(database=url)  # migrates, then serves
+    assert cluster.psql(name, columns) == before  # Django's columns untouched, serials kept
+    assert cluster.psql(name, "SELECT count(*) FROM information_schema.columns WHERE "
+                        "column_name = 'author_id'") == "5"
+    h = login(s, "alice")
+    topics = requests.get(s.url + "/api/topics/", headers=h).json()
+    assert [(t["id"], t["comment"], t["created_at"], t["author"]) for t in topics] == [
+        (1, "Django の話題", "2025年01月14日 08時56分12秒", None)]
+    r = requests.post(s.url + "/api/topics/", headers=h, json={"category": 1, "comment": "hiroba"})
+    assert r.status_code == 201, r.text
+    assert r.json()["id"] == 2  # the serial sequence handed out the id
+    assert requests.get(s.url + "/api/topics/?search=django", headers=h).json()[0]["id"] == 1
+    # A user Django deletes leaves hiroba's rows authorless (ON DELETE SET NULL).
+    cluster.psql(name, "DELETE FROM token_blacklist_blacklistedtoken; DELETE FROM "
+                 "token_blacklist_outstandingtoken; DELETE FROM auth_user WHERE username = 'alice'")
+    assert cluster.psql(name, "SELECT author_id IS NULL FROM bbs_topic WHERE id = 2") == "t"
+
+
+def test_reconnects_after_sessions_are_killed(cluster, db, server_factory):
+    name, url = db
+    s = server_factory(database=url)
+    h = login(s, "alice")
+    r = requests.post(s.url + "/api/categories/", headers=h, json={"name": "before"})
+    assert r.status_code == 201, r.text
+    cat = r.json()["id"]
+    for round_ in range(2):
+        killed = cluster.psql(name, "SELECT count(pg_terminate_backend(pid)) FROM "
+                              "pg_stat_activity WHERE datname = current_database() AND "
+                              "application_name = 'hiroba'")
+        assert int(killed) >= 1
+        # Reads and writes work again at once: the first statement of each runs again on a new
+        # session (a read, or BEGIN, or refused by the terminated session before it ran).
+        for _ in range(4):
+            r = requests.get(s.url + "/api/categories/%d/" % cat, headers=h)
+            assert r.status_code == 200, (r.status_code, r.text, s.read_log()[-3000:])
+        r = requests.post(s.url + "/api/topics/", headers=h,
+                          json={"category": cat, "comment": "after %d" % round_})
+        assert r.status_code == 201, (r.text, s.read_log()[-3000:])
+        r = requests.post(s.url + "/api/token/", json={"username": "alice", "password": PW})
+        assert r.status_code == 200, r.text
+    topics = requests.get(s.url + "/api/topics/?category=%d" % cat, headers=h).json()
+    assert [t["comment"] for t in topics] == ["after 0", "after 1"]  # each written once
+    assert "reconnected" in s.read_log()
+    assert int(cluster.psql(name, "SELECT count(*) FROM pg_stat_activity WHERE "
+                            "application_name = 'hiroba'")) >= 1
