@@ -764,8 +764,9 @@ static void start_attempt(struct hb_redis *r)
 {
     r->state = ST_CONNECTING;
     r->attempt_start_ms = uv_now(&r->loop);
-    unsigned tick_ms = (unsigned)(r->timeout_ms / 4);
-    tick_ms = tick_ms < 10 ? 10 : tick_ms > 250 ? 250 : tick_ms;
+    /* The tick bounds how late a timeout is noticed: 10% of it, at most 100 ms. */
+    unsigned tick_ms = (unsigned)(r->timeout_ms / 10);
+    tick_ms = tick_ms < 10 ? 10 : tick_ms > 100 ? 100 : tick_ms;
     (void)uv_timer_start(&r->watchdog, on_watchdog, tick_ms, tick_ms);
     if (r->url.is_unix || is_ip_literal(r->url.host)) {
         open_links(r, r->url.host);

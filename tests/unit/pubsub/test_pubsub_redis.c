@@ -21,6 +21,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include "core/clock.h"
 #include "core/err.h"
 #include "pubsub/pubsub_redis.h"
@@ -81,11 +85,18 @@ static bool port_accepts(int port)
     return is_up;
 }
 
-static void redis_start(int port)
+/* Starts redis-server on 127.0.0.1:port with extra arguments (NULL-terminated, may be NULL). */
+static void redis_start_args(int port, const char *const *extra)
 {
     static bool is_registered;
     char port_s[16];
     snprintf(port_s, sizeof(port_s), "%d", port);
+    const char *argv[32] = {"redis-server", "--port", port_s,  "--bind", "127.0.0.1",  "--save", "",
+                            "--appendonly", "no",     "--dir", "/tmp",   "--loglevel", "warning"};
+    int argc = 13;
+    for (int i = 0; extra != NULL && extra[i] != NULL; i++)
+        argv[argc++] = extra[i];
+    ASSERT(argc < 32);
     fflush(NULL);
     pid_t pid = fork();
     ASSERT(pid >= 0);
@@ -94,8 +105,7 @@ static void redis_start(int port)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         int null_fd = open("/dev/null", O_WRONLY);
         dup2(null_fd, STDOUT_FILENO);
-        execlp("redis-server", "redis-server", "--port", port_s, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--dir", "/tmp", "--loglevel", "warning", (char *)NULL);
+        execvp("redis-server", (char *const *)(uintptr_t)argv);
         fprintf(stderr, "exec redis-server: %s (install Debian's redis-server package)\n",
                 strerror(errno));
         _exit(127);
@@ -117,6 +127,20 @@ static void redis_start(int port)
             HB_FAIL_("redis-server did not listen on port %d within 5 s", port);
         usleep(5000);
     }
+}
+
+static void redis_start(int port)
+{
+    redis_start_args(port, NULL);
+}
+
+/* hb-unit ends each test with _exit(), which skips LeakSanitizer's exit-time check: run it here
+ * once everything is stopped and freed. */
+static void assert_no_leaks(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    ASSERT_EQ_INT(__lsan_do_recoverable_leak_check(), 0);
+#endif
 }
 
 /* ---- A bridge with recording callbacks ---- */
@@ -314,7 +338,10 @@ HB_TEST(pubsub_redis, two_bridges_ordered_binary)
     redis_start(port);
     struct peer *a = peer_new(), *b = peer_new();
     peer_start(a, port);
-    peer_start(b, port);
+    /* b goes through the name lookup (on libuv's thread pool) and must pick 127.0.0.1. */
+    char url[64];
+    snprintf(url, sizeof(url), "redis://localhost:%d", port);
+    peer_start_url(b, url, 0, 0);
     WAIT_FOR(atomic_load(&a->n_ready) == 1 && atomic_load(&b->n_ready) == 1, 5000);
     ASSERT(hb_redis_is_ready(a->r) && hb_redis_is_ready(b->r));
 
@@ -342,6 +369,7 @@ HB_TEST(pubsub_redis, two_bridges_ordered_binary)
     peer_free(a);
     peer_free(b);
     redis_kill();
+    assert_no_leaks();
 }
 
 HB_TEST(pubsub_redis, redis_killed_and_restarted)
@@ -404,6 +432,7 @@ HB_TEST(pubsub_redis, redis_killed_and_restarted)
     ASSERT_EQ_INT(n_lost_lines, 2);
     ASSERT_EQ_INT(n_back_lines, 2);
     ASSERT_EQ_INT(n_retry_lines, 0);
+    assert_no_leaks();
 }
 
 HB_TEST(pubsub_redis, frozen_redis_noticed_by_ping)
@@ -431,6 +460,7 @@ HB_TEST(pubsub_redis, frozen_redis_noticed_by_ping)
 
     peer_free(a);
     redis_kill();
+    assert_no_leaks();
 }
 
 HB_TEST(pubsub_redis, queue_bounds_while_down)
@@ -480,6 +510,7 @@ HB_TEST(pubsub_redis, queue_bounds_while_down)
     print_log();
     ASSERT_EQ_INT(n_retry_lines, 2); /* one per bridge, however many retries */
     ASSERT_EQ_INT(n_connected_lines, 2);
+    assert_no_leaks();
 }
 
 HB_TEST(pubsub_redis, stop_while_unreachable_or_mute)
@@ -521,6 +552,60 @@ HB_TEST(pubsub_redis, stop_while_unreachable_or_mute)
     ASSERT(t_refused < 200);
     ASSERT(t_mute < 200);
     ASSERT_EQ_INT(n_timeout_lines, 1);
+    assert_no_leaks();
+}
+
+HB_TEST(pubsub_redis, unix_socket_auth_select)
+{
+    int port = free_port();
+    char sock[64], url[128];
+    snprintf(sock, sizeof(sock), "/tmp/hb-redis-%d.sock", port);
+    const char *const extra[] = {"--unixsocket", sock, "--requirepass", "s3 cr@t", NULL};
+    redis_start_args(port, extra);
+    capture_log();
+
+    /* The password is percent-encoded; db 2 is SELECTed on both connections. */
+    snprintf(url, sizeof(url), "unix://:s3%%20cr%%40t@%s?db=2", sock);
+    struct peer *a = peer_new();
+    peer_start_url(a, url, 0, 0);
+    snprintf(url, sizeof(url), "redis://:wrong@127.0.0.1:%d", port);
+    struct peer *wrong = peer_new();
+    peer_start_url(wrong, url, 0, 0);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
+    struct peer *none = peer_new();
+    peer_start_url(none, url, 0, 0);
+    snprintf(url, sizeof(url), "unix://:s3%%20cr%%40t@%s?db=99", sock);
+    struct peer *bad_db = peer_new();
+    peer_start_url(bad_db, url, 0, 0);
+
+    WAIT_FOR(atomic_load(&a->n_ready) == 1, 5000);
+    publish_range(a, 0, 0, 50);
+    publish_range(a, 1, 0, 50);
+    WAIT_FOR(atomic_load(&a->n_got[0]) == 50 && atomic_load(&a->n_got[1]) == 50, 5000);
+    ASSERT_EQ_INT(atomic_load(&a->n_bad) + atomic_load(&a->n_gaps), 0);
+    usleep(300 * 1000); /* the others keep retrying meanwhile */
+    ASSERT(!hb_redis_is_ready(wrong->r) && !hb_redis_is_ready(none->r));
+    ASSERT(!hb_redis_is_ready(bad_db->r));
+    ASSERT_EQ_INT(atomic_load(&wrong->n_ready) + atomic_load(&none->n_ready) +
+                      atomic_load(&bad_db->n_ready),
+                  0);
+
+    peer_free(a);
+    peer_free(wrong);
+    peer_free(none);
+    peer_free(bad_db);
+    redis_kill();
+    unlink(sock);
+    int n_wrongpass = count_log("AUTH: WRONGPASS");
+    int n_noauth = count_log("NOAUTH");
+    int n_bad_db = count_log("SELECT: ERR DB index is out of range");
+    int n_password = count_log("s3 cr@t");
+    print_log();
+    ASSERT_EQ_INT(n_wrongpass, 1);
+    ASSERT_EQ_INT(n_noauth, 1);
+    ASSERT_EQ_INT(n_bad_db, 1);
+    ASSERT_EQ_INT(n_password, 0);
+    assert_no_leaks();
 }
 
 HB_TEST(pubsub_redis, start_rejects_bad_config)
