@@ -86,6 +86,25 @@ def free_port():
         return s.getsockname()[1]
 
 
+def _pg_literal(value):
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"  # standard_conforming_strings is on
+
+
+def _pg_value(text):
+    if text == "\\N":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
 class Server:
     """A running hiroba process. url has no trailing slash."""
 
@@ -122,6 +141,35 @@ class Server:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError("hiroba did not become healthy:\n" + self.read_log())
+
+    def sql(self, statement, params=()):
+        """Runs one statement on the server's database as other software would, with ?
+        placeholders, and returns its rows as tuples: sqlite3 (foreign keys on, like Django's
+        connections) or, in PostgreSQL mode, psql with the parameters quoted as literals (ints
+        come back as int, NULL as None, everything else as text)."""
+        if not self.db.startswith(("postgres://", "postgresql://")):
+            import sqlite3
+
+            con = sqlite3.connect(self.db[len("sqlite:///"):], timeout=30)
+            try:
+                con.execute("PRAGMA foreign_keys = ON")
+                rows = con.execute(statement, params).fetchall()
+                con.commit()
+                return rows
+            finally:
+                con.close()
+        parts = statement.split("?")
+        assert len(parts) == len(params) + 1, "one ? per parameter (and no ? in literals)"
+        text = parts[0]
+        for value, part in zip(params, parts[1:]):
+            text += _pg_literal(value) + part
+        cmd = ["/usr/lib/postgresql/15/bin/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+               "-F", "\x1f", "-P", "null=\\N", "-d", self.db, "-c", text]
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            raise RuntimeError("psql: %s: %s" % (text, r.stderr.decode("utf-8", "replace")))
+        out = r.stdout.decode("utf-8")
+        return [tuple(_pg_value(v) for v in line.split("\x1f")) for line in out.splitlines()]
 
     def read_log(self):
         with open(self.log_path, "rb") as f:

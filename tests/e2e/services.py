@@ -116,7 +116,8 @@ class PostgresCluster:
             self._as + [self._prog("postgres"), "-D", self.data, "-p", str(self.port),
                         "-h", "127.0.0.1", "-k", self.sock_dir, "-c", "fsync=off",
                         "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                        "-c", "max_connections=200", "-c", "shared_buffers=32MB"],
+                        "-c", "max_connections=200", "-c", "shared_buffers=32MB",
+                        "-c", "timezone=UTC"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         _wait_port(self.port, self.proc, "postgres", self.log_path)

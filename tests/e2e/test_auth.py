@@ -182,13 +182,9 @@ def test_forged_tokens(server):
 
 
 def test_inactive_user(server):
-    import sqlite3
     register(server)
     t = login(server)
-    db = sqlite3.connect(server.db[len("sqlite:///"):])
-    db.execute("UPDATE auth_user SET is_active = 0")
-    db.commit()
-    db.close()
+    server.sql("UPDATE auth_user SET is_active = false")
     assert me(server, t["access"]).json() == {"detail": "User is inactive",
                                               "code": "user_inactive"}
     r = requests.post(server.url + "/api/token/refresh/", json={"refresh": t["refresh"]})

@@ -3,7 +3,6 @@
 route and error body, field-error orders, ownership with two users and a staff account, cascades,
 pagination edges and links, topic filters and search, and concurrent writers."""
 import os
-import sqlite3
 import subprocess
 import threading
 import urllib.parse
@@ -120,16 +119,8 @@ def db_path(server):
 
 
 def sql(server, statement, params=()):
-    """Runs one statement on the server's database, as other software would (Django's SQLite
-    connections enforce foreign keys)."""
-    con = sqlite3.connect(db_path(server), timeout=30)
-    try:
-        con.execute("PRAGMA foreign_keys = ON")
-        rows = con.execute(statement, params).fetchall()
-        con.commit()
-        return rows
-    finally:
-        con.close()
+    """Runs one statement on the server's database, as other software would (conftest)."""
+    return server.sql(statement, params)
 
 
 class Users:
@@ -777,6 +768,7 @@ def test_head_and_options(users):
     assert a.request("HEAD", "/api/categories/99/").status_code == 404
 
 
+@pytest.mark.sqlite_only("PRAGMA foreign_key_check on the database file")
 def test_database_constraint_fk(users):
     """The database keeps Django's deferred foreign keys: no orphan row was ever written."""
     a = users.alice

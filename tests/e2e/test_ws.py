@@ -4,7 +4,6 @@ binary: handshake answers, both subprotocol modes, fan-out, validation, resume, 
 import asyncio
 import json
 import socket
-import sqlite3
 import time
 
 import requests
@@ -21,19 +20,12 @@ def user(s, name):
 
 
 def make_room(s, name="lobby"):
-    db = sqlite3.connect(s.db[len("sqlite:///"):])
-    cur = db.execute("INSERT INTO chat_room (created_at, name, headcount) VALUES "
-                     "('2025-01-01 00:00:00', ?, 0)", (name,))
-    db.commit()
-    db.close()
-    return cur.lastrowid
+    return s.sql("INSERT INTO chat_room (created_at, name, headcount) VALUES "
+                 "('2025-01-01 00:00:00', ?, 0) RETURNING id", (name,))[0][0]
 
 
 def headcount(s, room):
-    db = sqlite3.connect(s.db[len("sqlite:///"):])
-    n = db.execute("SELECT headcount FROM chat_room WHERE id = ?", (room,)).fetchone()[0]
-    db.close()
-    return n
+    return s.sql("SELECT headcount FROM chat_room WHERE id = ?", (room,))[0][0]
 
 
 def ws_url(s, path):

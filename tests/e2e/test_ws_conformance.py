@@ -10,7 +10,6 @@ import os
 import random
 import re
 import socket
-import sqlite3
 import struct
 import threading
 import time
@@ -39,26 +38,16 @@ def db_path(s):
 
 
 def make_room(s, name="lobby"):
-    db = sqlite3.connect(db_path(s))
-    cur = db.execute("INSERT INTO chat_room (created_at, name, headcount) VALUES "
-                     "('2025-01-01 00:00:00', ?, 0)", (name,))
-    db.commit()
-    db.close()
-    return cur.lastrowid
+    return s.sql("INSERT INTO chat_room (created_at, name, headcount) VALUES "
+                 "('2025-01-01 00:00:00', ?, 0) RETURNING id", (name,))[0][0]
 
 
 def headcount(s, room):
-    db = sqlite3.connect(db_path(s))
-    n = db.execute("SELECT headcount FROM chat_room WHERE id = ?", (room,)).fetchone()[0]
-    db.close()
-    return n
+    return s.sql("SELECT headcount FROM chat_room WHERE id = ?", (room,))[0][0]
 
 
 def chatlog_count(s, room):
-    db = sqlite3.connect(db_path(s))
-    n = db.execute("SELECT COUNT(*) FROM chat_chatlog WHERE room_id = ?", (room,)).fetchone()[0]
-    db.close()
-    return n
+    return s.sql("SELECT COUNT(*) FROM chat_chatlog WHERE room_id = ?", (room,))[0][0]
 
 
 # --- frame builder and reader ---------------------------------------------------------------------
@@ -273,11 +262,8 @@ def echo_then_close(s, ws, msg, code):
 
 
 def message_stored(server, room, msg):
-    db = sqlite3.connect(db_path(server))
-    n = db.execute("SELECT COUNT(*) FROM chat_chatlog WHERE room_id = ? AND message = ?",
-                   (room, msg)).fetchone()[0]
-    db.close()
-    return n == 1
+    return server.sql("SELECT COUNT(*) FROM chat_chatlog WHERE room_id = ? AND message = ?",
+                      (room, msg))[0][0] == 1
 
 
 def sends_chat(body, expect_msg):
