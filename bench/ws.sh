@@ -216,8 +216,8 @@ for total in $RATES; do
     c=${FIX[channels,$total,1]:-}
     printf '  %-56s %14.0f %14s %8s\n' "$total msgs/s in: delivered/s" "$h" "${c:--}" "$(ratio "$h" "${c:-0}")"
     printf '  %-56s %14s %14s\n' "$total msgs/s in: p50 / p99 ms" \
-        "${FIX[hiroba,$total,2]} / ${FIX[hiroba,$total,3]}" \
-        "${FIX[channels,$total,2]:--} / ${FIX[channels,$total,3]:--}"
+        "$(printf '%.2f / %.2f' "${FIX[hiroba,$total,2]}" "${FIX[hiroba,$total,3]}")" \
+        "$(printf '%.0f / %.0f' "${FIX[channels,$total,2]:-0}" "${FIX[channels,$total,3]:-0}")"
     printf '  %-56s %14.0f %14s\n' "$total msgs/s in: drops (median)" "${FIX[hiroba,$total,4]}" \
         "${FIX[channels,$total,4]:--}"
     printf '  %-56s %13.0f%% %13s%%\n' "$total msgs/s in: server CPU" "${FIX[hiroba,$total,6]}" \
