@@ -33,6 +33,8 @@
 #define BACKOFF_MIN_MS     50
 #define BACKOFF_MAX_MS     2000
 #define PING_EVERY_MS      250
+#define WINDOW_MSGS        1000
+#define WINDOW_BYTES       (1u << 20)
 #define MAX_URL_LEN        2048
 
 /* ---- URL parsing ---- */
@@ -271,7 +273,7 @@ int hb_redis_parse_url(const char *url, struct hb_redis_url *out, const char **w
 
 /* ---- The bridge ---- */
 
-/* One queued PUBLISH: channel bytes, then data bytes. */
+/* One queued PUBLISH: the channel with its NUL, then the data bytes. */
 struct msg {
     struct msg *next;
     size_t channel_len;
@@ -356,6 +358,7 @@ struct hb_redis {
 static void fail_session(struct hb_redis *r, const char *reason);
 static void link_advance(struct link *l);
 static void on_reap(uv_timer_t *timer);
+static void flush(struct hb_redis *r);
 
 static void failf(struct hb_redis *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -464,16 +467,18 @@ static void on_reap(uv_timer_t *timer)
     reap(timer->data);
 }
 
-/* Accounts for a publish that left the queue: acknowledged, or given up. */
-static void settle(struct hb_redis *r, size_t size, bool is_acked)
+/* Accounts for a sent publish: acknowledged, or given up. Returns whether more are queued. */
+static bool settle(struct hb_redis *r, size_t size, bool is_acked)
 {
     pthread_mutex_lock(&r->lock);
     assert(r->n_inflight > 0 && r->inflight_bytes >= size);
     r->n_inflight--;
     r->inflight_bytes -= size;
+    bool has_queued = r->head != NULL;
     pthread_mutex_unlock(&r->lock);
     atomic_fetch_sub(&r->pending, 1);
     atomic_fetch_add(is_acked ? &r->published : &r->dropped, 1);
+    return has_queued;
 }
 
 static void note_reply(struct hb_redis *r)
@@ -496,7 +501,7 @@ static void on_published(redisAsyncContext *ac, void *reply, void *privdata)
     struct hb_redis *r = l->r;
     const redisReply *rep = reply;
     bool is_acked = rep != NULL && rep->type != REDIS_REPLY_ERROR;
-    settle(r, (size_t)(uintptr_t)privdata, is_acked);
+    bool has_queued = settle(r, (size_t)(uintptr_t)privdata, is_acked);
     if (l->is_zombie || rep == NULL)
         return;
     note_reply(r);
@@ -504,19 +509,34 @@ static void on_published(redisAsyncContext *ac, void *reply, void *privdata)
         hb_log_warn("redis '%s': PUBLISH refused: %s", r->where, rep->str);
         r->is_refusal_logged = true;
     }
+    /* Refill the window once half of it is acknowledged. */
+    if (has_queued && r->n_outstanding <= WINDOW_MSGS / 2)
+        flush(r);
 }
 
-/* Sends everything queued. Only when ready: the publish connection is set up. */
+/* Sends queued publishes, only when ready and only up to a window of unacknowledged ones: what
+ * hiredis holds when a connection fails is lost (it may or may not have reached Redis), while
+ * what is still queued is sent after the reconnect. */
 static void flush(struct hb_redis *r)
 {
     if (r->state != ST_READY)
         return;
     pthread_mutex_lock(&r->lock);
-    struct msg *list = r->head;
-    r->head = r->tail = NULL;
-    r->n_inflight += r->n_queued;
-    r->inflight_bytes += r->queued_bytes;
-    r->n_queued = r->queued_bytes = 0;
+    struct msg *list = NULL, **tail = &list;
+    while (r->head != NULL && r->n_inflight < WINDOW_MSGS && r->inflight_bytes < WINDOW_BYTES) {
+        struct msg *m = r->head;
+        size_t size = m->channel_len + m->data_len;
+        r->head = m->next;
+        r->n_queued--;
+        r->queued_bytes -= size;
+        r->n_inflight++;
+        r->inflight_bytes += size;
+        m->next = NULL;
+        *tail = m;
+        tail = &m->next;
+    }
+    if (r->head == NULL)
+        r->tail = NULL;
     pthread_mutex_unlock(&r->lock);
 
     for (struct msg *m = list, *next; m != NULL; m = next) {
@@ -525,9 +545,12 @@ static void flush(struct hb_redis *r)
         int rc = REDIS_ERR;
         if (r->pub != NULL) {
             note_command(r);
+            /* The reply only needs the size, so the message is freed now: privdata carries the
+             * number itself and is never dereferenced. */
+            /* NOLINTNEXTLINE(performance-no-int-to-ptr) */
             rc = redisAsyncCommand(r->pub->ac, on_published, (void *)(uintptr_t)size,
                                    "PUBLISH %b %b", m->bytes, m->channel_len,
-                                   m->bytes + m->channel_len, m->data_len);
+                                   m->bytes + m->channel_len + 1, m->data_len);
             if (rc != REDIS_OK)
                 r->n_outstanding--;
         }
@@ -1003,15 +1026,15 @@ void hb_redis_publish(struct hb_redis *r, const char *channel, const char *data,
     size_t channel_len = strlen(channel);
     size_t size = channel_len + len;
     /* Allocated before taking the lock so publishers hold it only for the append. */
-    struct msg *m = size <= r->max_bytes ? malloc(sizeof(*m) + size) : NULL;
+    struct msg *m = size <= r->max_bytes ? malloc(sizeof(*m) + size + 1) : NULL;
     bool is_queued = false;
     if (m != NULL) {
         m->next = NULL;
         m->channel_len = channel_len;
         m->data_len = len;
-        memcpy(m->bytes, channel, channel_len);
+        memcpy(m->bytes, channel, channel_len + 1);
         if (len > 0)
-            memcpy(m->bytes + channel_len, data, len);
+            memcpy(m->bytes + channel_len + 1, data, len);
         pthread_mutex_lock(&r->lock);
         is_queued = !r->is_stopping && r->n_queued + r->n_inflight < r->max_msgs &&
                     r->queued_bytes + r->inflight_bytes + size <= r->max_bytes;

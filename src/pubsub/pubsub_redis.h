@@ -53,14 +53,16 @@ struct hb_redis_config {
     int n_channels;
     /* Called on the bridge thread for every message received on a subscribed channel, in the
      * order Redis delivered them; channel and data are borrowed until the callback returns.
-     * data is binary (may hold NUL bytes). Required when n_channels > 0. */
+     * data is binary (may hold NUL bytes). On a (re)connect, messages on the channels confirmed
+     * first may arrive shortly before on_ready. Required when n_channels > 0. */
     void (*on_message)(void *ctx, const char *channel, const char *data, size_t len);
     /* Called on the bridge thread each time the bridge becomes ready: every SUBSCRIBE confirmed
      * and the publish connection answering. is_reconnect is false the first time. Whatever was
      * published elsewhere while the bridge was not ready was missed: catch up here. May be NULL. */
     void (*on_ready)(void *ctx, bool is_reconnect);
     /* Called on the bridge thread once when a ready bridge loses either connection (not again
-     * for each failed retry, and not at stop). May be NULL. */
+     * for each failed retry, and not at stop). May be NULL. None of the callbacks may call
+     * hb_redis_stop(); they may publish. */
     void (*on_lost)(void *ctx);
     void *ctx;
     /* Bounds on publishes waiting for Redis (queued while disconnected, or sent and not yet
@@ -83,9 +85,11 @@ struct hb_redis_config {
 int hb_redis_start(const struct hb_redis_config *cfg, struct hb_redis **out);
 
 /* Publishes data[0..len) on channel (NUL-terminated). Callable from any thread; never waits on
- * Redis: the message is copied into a queue the bridge sends from, in call order per calling
- * thread. While disconnected, messages wait (within the bounds) and go out after reconnecting;
- * beyond the bounds they are dropped and counted. Delivery is at most once. */
+ * Redis: the message is copied into a FIFO the bridge sends from, pipelining at most 1000
+ * messages (1 MiB) awaiting Redis's acknowledgement. While disconnected, messages wait (within
+ * the bounds) and go out after reconnecting; beyond the bounds they are dropped and counted.
+ * When a connection fails, the sent but unacknowledged ones are counted as dropped (Redis may or
+ * may not have relayed them): delivery is at most once. */
 void hb_redis_publish(struct hb_redis *r, const char *channel, const char *data, size_t len);
 
 /* True while both connections are up and every channel is subscribed. Any thread. */
