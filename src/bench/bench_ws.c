@@ -45,17 +45,20 @@
 #define MAX_ROOMS      10000
 #define MAX_CLIENTS    100000
 #define MAX_LOOPS      64
+#define MAX_URLS       16 /* instances one run spreads its sockets over */
 #define TICK_MS        10
 
 static const char usage[] =
-    "usage: hiroba bench ws [options] URL\n"
+    "usage: hiroba bench ws [options] URL [URL...]\n"
     "\n"
     "WebSocket chat load: logs in once, creates the rooms bench-1..bench-R if needed, opens C\n"
     "chat sockets over them (with a ramp), and has each send messages at a fixed rate. Every\n"
     "socket of a room receives every message of the room; the report gives deliveries/s, the\n"
     "send-to-delivery latency percentiles, drops (expected deliveries that never came) and\n"
     "errors. URL is the server's base, e.g. http://127.0.0.1:8000, and must be loopback unless\n"
-    "--allow-remote is given.\n"
+    "--allow-remote is given. Several URLs (instances of one site, up to 16) share the sockets\n"
+    "round-robin within each room, so a room's members sit on different instances; login and\n"
+    "room creation go through the first URL.\n"
     "\n"
     "options:\n"
     "  -c, --connections N    chat sockets (default 50)\n"
@@ -69,9 +72,11 @@ static const char usage[] =
     "      --time-limit T     cap on the whole run (default 300s)\n"
     "      --username NAME    account to log in with, registered if needed (default bench)\n"
     "      --password PASS    its password (default bench-password-0123)\n"
-    "      --server-pid PID   also report the CPU time (user + system) the process PID used\n"
+    "      --server-pid PID[,PID...]\n"
+    "                         also report the CPU time (user + system) the process PID used\n"
     "                         from the start of sending until the run closed, from\n"
-    "                         /proc/PID/stat (a server on this machine)\n"
+    "                         /proc/PID/stat (a server on this machine); several PIDs are\n"
+    "                         summed (the instances of a multi-URL run)\n"
     "      --json             print one JSON object instead of the text report\n"
     "  -q, --quiet            no progress lines on stderr\n"
     "      --allow-remote     allow a target that is not loopback\n"
@@ -81,11 +86,14 @@ static const char usage[] =
 
 struct options {
     int n_clients, n_rooms, n_loops;
-    int server_pid; /* 0: none */
+    int server_pids[MAX_URLS];
+    int n_server_pids; /* 0: no CPU report */
     double rate;
     uint64_t duration_ns, drain_ns, timeout_ns, time_limit_ns;
     const char *username, *password;
-    const char *url;
+    const char *url; /* urls[0]: the one REST setup goes through */
+    const char *urls[MAX_URLS];
+    int n_urls;
     bool is_json, is_quiet, allow_remote;
 };
 
@@ -100,6 +108,7 @@ struct sock {
     uv_timer_t timer; /* the send schedule, or the reconnect backoff */
     struct bench *b;
     int index, room;
+    int target; /* which URL (struct target) the socket connects to */
     enum sock_state state;
     int attempts;
     bool is_upgraded;
@@ -116,12 +125,17 @@ struct sock {
  * expected deliveries (the room's open sockets) and the drain condition (every expected delivery
  * arrived, whichever loop received it) are global: room_open is updated atomically on open and
  * close only, and the per-delivery counters stay loop-local and are published on each tick. */
-struct shared {
-    const struct options *o;
+/* One base URL: where its sockets connect. */
+struct target {
     struct sockaddr_storage addr;
     socklen_t addr_len;
     char peer[80];
-    struct hb_buf *upgrade; /* one pre-built upgrade request per room */
+};
+
+struct shared {
+    const struct options *o;
+    struct target targets[MAX_URLS];
+    struct hb_buf *upgrade; /* one pre-built upgrade request per URL and room: [url][room] */
     _Atomic int *room_open; /* open sockets per room, over every loop */
     _Atomic int n_settled;  /* sockets that opened, or failed before opening */
     _Atomic int n_open;
@@ -212,15 +226,36 @@ static bool is_opt(const char *name, const char *long_name, const char *short_na
     return strcmp(name, long_name) == 0 || (short_name != NULL && strcmp(name, short_name) == 0);
 }
 
+/* "PID[,PID...]" into o->server_pids (at most MAX_URLS of them). */
+static bool parse_pids(const char *text, struct options *o)
+{
+    char one[16];
+    o->n_server_pids = 0;
+    for (const char *p = text;; p++) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        if (len == 0 || len >= sizeof(one) || o->n_server_pids == MAX_URLS)
+            return false;
+        memcpy(one, p, len);
+        one[len] = '\0';
+        if (!parse_int(one, 1, 1 << 30, &o->server_pids[o->n_server_pids++]))
+            return false;
+        if (comma == NULL)
+            return true;
+        p = comma;
+    }
+}
+
 /* Returns 0, an exit code, or -1 for --help. */
 static int parse_args(struct options *o, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (arg[0] != '-' || arg[1] == '\0') {
-            if (o->url != NULL)
-                return usage_error("one URL only: '%s' and '%s'", o->url, arg);
-            o->url = arg;
+            if (o->n_urls == MAX_URLS)
+                return usage_error("more than %d URLs", MAX_URLS);
+            o->urls[o->n_urls++] = arg;
+            o->url = o->urls[0];
             continue;
         }
         const char *name = arg;
@@ -259,8 +294,9 @@ static int parse_args(struct options *o, int argc, char **argv)
             if (!parse_int(val, 1, MAX_LOOPS, &o->n_loops))
                 return usage_error("bad --loops '%s': expected 1 to %d", val, MAX_LOOPS);
         } else if (is_opt(name, "--server-pid", NULL)) {
-            if (!parse_int(val, 1, 1 << 30, &o->server_pid))
-                return usage_error("bad --server-pid '%s': expected a process id", val);
+            if (!parse_pids(val, o))
+                return usage_error("bad --server-pid '%s': expected process ids, comma-separated",
+                                   val);
         } else if (is_opt(name, "--rooms", NULL)) {
             if (!parse_int(val, 1, MAX_ROOMS, &o->n_rooms))
                 return usage_error("bad --rooms '%s': expected 1 to %d", val, MAX_ROOMS);
@@ -843,7 +879,7 @@ static void on_connect(struct hb_client_conn *conn, int status)
             atomic_fetch_add(&b->sh->n_settled, 1);
             s->state = SOCK_DONE;
             hb_bench_stats_error(&b->stats, HB_BENCH_STATS_ERR_CONNECT, 1, "connect to %s: %s",
-                                 b->sh->peer, uv_strerror(status));
+                                 b->sh->targets[s->target].peer, uv_strerror(status));
             maybe_start_sending(b);
             return;
         }
@@ -853,7 +889,7 @@ static void on_connect(struct hb_client_conn *conn, int status)
     }
     hb_http_client_reset(&s->http);
     s->is_upgraded = false;
-    const struct hb_buf *req = &b->sh->upgrade[s->room];
+    const struct hb_buf *req = &b->sh->upgrade[s->target * b->o->n_rooms + s->room];
     int idle = 1 - s->out_busy;
     hb_buf_append(&s->out[idle], req->data, req->len);
     flush(s);
@@ -884,7 +920,8 @@ static void open_sock(struct sock *s)
         return;
     }
     s->state = SOCK_CONNECTING;
-    int err = hb_client_conn_open(&s->conn, &b->loop, (const struct sockaddr *)&b->sh->addr,
+    int err = hb_client_conn_open(&s->conn, &b->loop,
+                                  (const struct sockaddr *)&b->sh->targets[s->target].addr,
                                   b->read_buf, READ_BUF_LEN, &conn_ops, s);
     if (err < 0) {
         s->state = SOCK_DONE;
@@ -893,7 +930,7 @@ static void open_sock(struct sock *s)
         b->n_settled++;
         atomic_fetch_add(&b->sh->n_settled, 1);
         hb_bench_stats_error(&b->stats, HB_BENCH_STATS_ERR_CONNECT, 1, "connect to %s: %s",
-                             b->sh->peer, uv_strerror(err));
+                             b->sh->targets[s->target].peer, uv_strerror(err));
         maybe_start_sending(b);
     }
 }
@@ -981,6 +1018,20 @@ static double process_cpu_s(int pid)
     return (double)(utime + stime) / (double)(hz > 0 ? hz : 100);
 }
 
+/* The CPU seconds of every --server-pid, summed (the instances of one site), or -1 when one of
+ * them cannot be read. */
+static double servers_cpu_s(const struct options *o)
+{
+    double sum = 0;
+    for (int i = 0; i < o->n_server_pids; i++) {
+        double one = process_cpu_s(o->server_pids[i]);
+        if (one < 0)
+            return -1;
+        sum += one;
+    }
+    return sum;
+}
+
 /* Starts this loop's senders once every socket of every loop settled. The loop that sees it
  * first fixes the common start, a little ahead when other loops must notice it on their tick,
  * so that every loop's schedule starts at the same instant. */
@@ -995,8 +1046,8 @@ static void maybe_start_sending(struct bench *b)
     bool is_first = atomic_compare_exchange_strong(&sh->send_start_ns, &start, mine);
     if (is_first) {
         start = mine;
-        if (b->o->server_pid > 0)
-            sh->cpu_start_s = process_cpu_s(b->o->server_pid);
+        if (b->o->n_server_pids > 0)
+            sh->cpu_start_s = servers_cpu_s(b->o);
     }
     b->phase = PHASE_SEND;
     b->connect_ns = now - sh->start_ns;
@@ -1024,9 +1075,9 @@ static void close_all(struct bench *b)
 {
     struct shared *sh = b->sh;
     /* The server's work for the run ends here: sample its CPU before the closes add to it. */
-    if (b->phase != PHASE_CONNECT && b->o->server_pid > 0 &&
+    if (b->phase != PHASE_CONNECT && b->o->n_server_pids > 0 &&
         !atomic_exchange(&sh->is_cpu_sampled, true)) {
-        sh->cpu_end_s = process_cpu_s(b->o->server_pid);
+        sh->cpu_end_s = servers_cpu_s(b->o);
         sh->cpu_end_ns = hb_clock_mono_ns();
     }
     b->phase = PHASE_CLOSE;
@@ -1164,34 +1215,41 @@ static void report(const struct shared *sh, const struct totals *t, double elaps
                         ? (double)(t->last_delivery_ns - t->send_start_ns) / 1e9
                         : 0;
     char cpu[96] = "null";
-    bool has_cpu = o->server_pid > 0 && sh->cpu_start_s >= 0 && sh->cpu_end_s >= 0 &&
+    bool has_cpu = o->n_server_pids > 0 && sh->cpu_start_s >= 0 && sh->cpu_end_s >= 0 &&
                    sh->cpu_end_ns > t->send_start_ns;
     double cpu_s = has_cpu ? sh->cpu_end_s - sh->cpu_start_s : 0;
     double window_s = has_cpu ? (double)(sh->cpu_end_ns - t->send_start_ns) / 1e9 : 0;
     if (has_cpu)
         snprintf(cpu, sizeof(cpu), "{\"cpu_s\":%.2f,\"window_s\":%.3f}", cpu_s, window_s);
     if (o->is_json) {
-        printf("{\"mode\":\"ws\",\"url\":\"%s\",\"peer\":\"%s\",\"connections\":%d,\"rooms\":%d,"
+        printf("{\"mode\":\"ws\",\"url\":\"%s\",\"urls\":[", o->url);
+        for (int i = 0; i < o->n_urls; i++)
+            printf("%s\"%s\"", i > 0 ? "," : "", o->urls[i]);
+        printf("],\"peer\":\"%s\",\"connections\":%d,\"rooms\":%d,"
                "\"loops\":%d,\"rate_per_connection\":%g,\"duration_s\":%.3f,\"elapsed_s\":%.3f,"
                "\"connect_s\":%.3f,\"connected\":%d,\"sent\":%llu,\"sent_per_s\":%.1f,"
                "\"expected\":%llu,\"delivered\":%llu,\"delivered_per_s\":%.1f,\"drops\":%llu,"
                "\"foreign\":%llu,\"errors\":%llu,\"last_delivery_s\":%.3f,\"server\":%s,"
                "\"latency_ns\":{\"min\":%llu,\"mean\":%.0f,"
                "\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"p99_9\":%llu,\"max\":%llu}}\n",
-               o->url, sh->peer, o->n_clients, o->n_rooms, o->n_loops, o->rate, send_s, elapsed_s,
-               (double)t->connect_ns / 1e9, t->n_open_peak, (unsigned long long)t->n_sent,
-               (double)t->n_sent / send_s, (unsigned long long)t->n_expected,
-               (unsigned long long)t->n_delivered, (double)t->n_delivered / send_s,
-               (unsigned long long)drops, (unsigned long long)t->n_foreign,
-               (unsigned long long)n_errors, last_s, cpu, (unsigned long long)st->min_ns,
-               hb_bench_stats_mean(st), (unsigned long long)pct[0], (unsigned long long)pct[1],
-               (unsigned long long)pct[2], (unsigned long long)pct[3], (unsigned long long)pct[4]);
+               sh->targets[0].peer, o->n_clients, o->n_rooms, o->n_loops, o->rate, send_s,
+               elapsed_s, (double)t->connect_ns / 1e9, t->n_open_peak,
+               (unsigned long long)t->n_sent, (double)t->n_sent / send_s,
+               (unsigned long long)t->n_expected, (unsigned long long)t->n_delivered,
+               (double)t->n_delivered / send_s, (unsigned long long)drops,
+               (unsigned long long)t->n_foreign, (unsigned long long)n_errors, last_s, cpu,
+               (unsigned long long)st->min_ns, hb_bench_stats_mean(st), (unsigned long long)pct[0],
+               (unsigned long long)pct[1], (unsigned long long)pct[2], (unsigned long long)pct[3],
+               (unsigned long long)pct[4]);
         return;
     }
     char txt[5][32];
     for (int i = 0; i < 5; i++)
         hb_bench_report_format_ns(txt[i], sizeof(txt[i]), (double)pct[i]);
-    printf("hiroba bench ws: %s (%s)\n", o->url, sh->peer);
+    printf("hiroba bench ws:");
+    for (int i = 0; i < o->n_urls; i++)
+        printf("%s %s (%s)", i > 0 ? "," : "", o->urls[i], sh->targets[i].peer);
+    printf("\n");
     printf("  sockets     %d over %d room%s on %d loop%s, %d open (connected in %.2fs)\n",
            o->n_clients, o->n_rooms, o->n_rooms == 1 ? "" : "s", o->n_loops,
            o->n_loops == 1 ? "" : "s", t->n_open_peak, (double)t->connect_ns / 1e9);
@@ -1233,6 +1291,9 @@ static void loop_init(struct shared *sh, struct bench *b, int id, struct sock *a
         s->b = b;
         s->index = b->first + i;
         s->room = s->index % o->n_rooms;
+        /* The k-th member of a room (k = index / rooms) goes to URL k mod n: every room has
+         * members on every instance, and deliveries cross instances. */
+        s->target = (s->index / o->n_rooms) % o->n_urls;
         hb_http_client_init(&s->http, false);
         hb_buf_init(&s->in, MAX_FRAME_LEN + 16);
         hb_buf_init(&s->msg, MAX_FRAME_LEN);
@@ -1267,57 +1328,89 @@ static void loop_body(void *arg)
     uv_run(&b->loop, UV_RUN_DEFAULT);
 }
 
+/* A base URL, parsed and resolved, with its path prefix. */
+struct base {
+    struct hb_client_url url;
+    char prefix[HB_CLIENT_URL_MAX_TARGET + 2]; /* the path without its final slash: "" for / */
+};
+
+/* Parses every URL (each must be loopback unless --allow-remote) before anything connects, so
+ * a bad one is a usage error; then resolves them into sh->targets. Returns 0 or an exit code. */
+static int parse_bases(const struct options *o, struct base *bases, struct shared *sh)
+{
+    for (int i = 0; i < o->n_urls; i++) {
+        struct hb_client_url *url = &bases[i].url;
+        const char *reason;
+        if (hb_client_url_parse(url, o->urls[i], &reason) < 0)
+            return usage_error("bad URL '%s': %s", o->urls[i], reason);
+        if (!o->allow_remote && !hb_client_url_is_loopback(url))
+            return usage_error("refusing non-loopback target '%s' (only 127.0.0.0/8, ::1 and "
+                               "localhost; pass --allow-remote to load another machine)",
+                               url->host);
+        char *prefix = bases[i].prefix;
+        snprintf(prefix, sizeof(bases[i].prefix), "%s", url->target);
+        char *q = strchr(prefix, '?');
+        if (q != NULL)
+            *q = '\0';
+        size_t plen = strlen(prefix);
+        while (plen > 0 && prefix[plen - 1] == '/')
+            prefix[--plen] = '\0';
+    }
+    for (int i = 0; i < o->n_urls; i++) {
+        struct target *t = &sh->targets[i];
+        int err = hb_client_url_resolve(&bases[i].url, &t->addr, &t->addr_len);
+        if (err == HB_EPERM)
+            return usage_error("'%s' does not resolve to a loopback address", bases[i].url.host);
+        if (err < 0)
+            return fail_line("cannot resolve '%s'", bases[i].url.host);
+        hb_client_url_format_addr((const struct sockaddr *)&t->addr, t->peer, sizeof(t->peer));
+    }
+    return 0;
+}
+
 static int run(const struct options *o)
 {
-    struct hb_client_url url;
-    const char *reason;
-    if (hb_client_url_parse(&url, o->url, &reason) < 0)
-        return usage_error("bad URL '%s': %s", o->url, reason);
-    if (!o->allow_remote && !hb_client_url_is_loopback(&url))
-        return usage_error("refusing non-loopback target '%s' (only 127.0.0.0/8, ::1 and "
-                           "localhost; pass --allow-remote to load another machine)",
-                           url.host);
     struct shared *sh = hb_xcalloc(1, sizeof(*sh));
     sh->o = o;
-    int err = hb_client_url_resolve(&url, &sh->addr, &sh->addr_len);
-    if (err < 0) {
-        free(sh);
-        if (err == HB_EPERM)
-            return usage_error("'%s' does not resolve to a loopback address", url.host);
-        return fail_line("cannot resolve '%s'", url.host);
-    }
-    hb_client_url_format_addr((const struct sockaddr *)&sh->addr, sh->peer, sizeof(sh->peer));
-
-    /* Setup over REST. */
-    char prefix[HB_CLIENT_URL_MAX_TARGET + 2];
-    snprintf(prefix, sizeof(prefix), "%s", url.target);
-    char *q = strchr(prefix, '?');
-    if (q != NULL)
-        *q = '\0';
-    size_t plen = strlen(prefix);
-    while (plen > 0 && prefix[plen - 1] == '/')
-        prefix[--plen] = '\0';
-    struct rest r = {
-        .o = o, .addr = &sh->addr, .addr_len = sh->addr_len, .url = &url, .prefix = prefix};
-    char token[2048];
-    int64_t *room_ids = hb_xcalloc((size_t)o->n_rooms, sizeof(*room_ids));
-    int code = rest_setup(&r, token, sizeof(token), room_ids);
+    struct base *bases = hb_xcalloc((size_t)o->n_urls, sizeof(*bases));
+    int code = parse_bases(o, bases, sh);
     if (code != 0) {
-        free(room_ids);
+        free(bases);
         free(sh);
         return code;
     }
 
-    sh->upgrade = hb_xcalloc((size_t)o->n_rooms, sizeof(*sh->upgrade));
-    for (int i = 0; i < o->n_rooms; i++) {
-        hb_buf_init(&sh->upgrade[i], 8192);
-        hb_buf_printf(&sh->upgrade[i],
-                      "GET %s/ws/chat/%lld/ HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
-                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n\r\n",
-                      prefix, (long long)room_ids[i], url.host_header, token);
+    /* Setup over REST, through the first URL: the instances share one database. */
+    struct rest r = {.o = o,
+                     .addr = &sh->targets[0].addr,
+                     .addr_len = sh->targets[0].addr_len,
+                     .url = &bases[0].url,
+                     .prefix = bases[0].prefix};
+    char token[2048];
+    int64_t *room_ids = hb_xcalloc((size_t)o->n_rooms, sizeof(*room_ids));
+    code = rest_setup(&r, token, sizeof(token), room_ids);
+    if (code != 0) {
+        free(room_ids);
+        free(bases);
+        free(sh);
+        return code;
+    }
+
+    int n_upgrades = o->n_urls * o->n_rooms;
+    sh->upgrade = hb_xcalloc((size_t)n_upgrades, sizeof(*sh->upgrade));
+    for (int u = 0; u < o->n_urls; u++) {
+        for (int i = 0; i < o->n_rooms; i++) {
+            struct hb_buf *req = &sh->upgrade[u * o->n_rooms + i];
+            hb_buf_init(req, 8192);
+            hb_buf_printf(req,
+                          "GET %s/ws/chat/%lld/ HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+                          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n\r\n",
+                          bases[u].prefix, (long long)room_ids[i], bases[u].url.host_header, token);
+        }
     }
     free(room_ids);
+    free(bases);
 
     raise_fd_limit(o->n_clients);
     sh->room_open = hb_xcalloc((size_t)o->n_rooms, sizeof(*sh->room_open));
@@ -1388,7 +1481,7 @@ static int run(const struct options *o)
     hb_bench_stats_release(&t.stats);
     for (int i = 0; i < o->n_loops; i++)
         loop_release(&sh->loops[i]);
-    for (int i = 0; i < o->n_rooms; i++)
+    for (int i = 0; i < n_upgrades; i++)
         hb_buf_release(&sh->upgrade[i]);
     free(sh->upgrade);
     free(socks);
@@ -1419,7 +1512,7 @@ int hb_bench_ws_main(int argc, char **argv)
     }
     if (code != 0)
         return code;
-    if (o.url == NULL) {
+    if (o.n_urls == 0) {
         fputs(usage, stderr);
         return 2;
     }

@@ -137,7 +137,7 @@ def test_wrong_password(server):
 def test_bad_usage():
     for args in ([], ["-c", "0", "http://127.0.0.1:1"], ["--rate", "x", "http://127.0.0.1:1"],
                  ["--rooms", "3", "-c", "2", "http://127.0.0.1:1"], ["--bogus", "http://x"],
-                 ["ftp://127.0.0.1/"], ["http://127.0.0.1:1", "http://127.0.0.1:2"]):
+                 ["ftp://127.0.0.1/"], ["http://127.0.0.1:1", "ftp://127.0.0.1:2"]):
         r = bench_ws(args, timeout=30)
         assert r.returncode == 2, (args, r.stderr)
         if args:
@@ -245,3 +245,55 @@ def test_channels_peer_smoke(tmp_path):
             proc.kill()
             proc.wait()
         log.close()
+
+
+# ---- several URLs: the instances of one site (issue #8, bench/scale.sh) ----
+import pytest  # noqa: E402  (appended section)
+
+from services import PostgresCluster, RedisServer  # noqa: E402
+
+
+@pytest.fixture
+def pg_and_redis():
+    """A throwaway PostgreSQL cluster and Redis server; requested before server_factory, so the
+    servers stop before these do."""
+    with PostgresCluster() as pg, RedisServer() as redis:
+        yield pg, redis
+
+
+def ws_upgrades(server):
+    """The 101 answers on /ws/chat/ the server counted (its /metrics)."""
+    text = requests.get(server.url + "/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith('hiroba_http_requests_total{route="/ws/chat/{id}/",method="GET",'
+                           'status="101"}'):
+            return int(line.split()[-1])
+    return 0
+
+
+def test_two_instances_share_every_room(pg_and_redis, server_factory):
+    """`bench ws URL_A URL_B`: two hiroba instances on one PostgreSQL database and one Redis;
+    the members of each room alternate between A and B, so every delivery of a message sent on
+    the other instance crossed Redis, and still every message reaches every member."""
+    pg, redis = pg_and_redis
+    url = pg.create_database("bench_ws_two")
+    env = {"REDIS_URL": redis.url}
+    a = server_factory(env=env, database=url)
+    b = server_factory(env=env, database=url)
+    r = bench_ws(["-c", "8", "--rooms", "2", "--rate", "10", "--duration", "1s", "--server-pid",
+                  "%d,%d" % (a.proc.pid, b.proc.pid), "--json", a.url, b.url + "/"])
+    assert r.returncode == 0, r.stderr + a.read_log() + b.read_log()
+    rep = json.loads(r.stdout)
+    assert rep["urls"] == [a.url, b.url + "/"] and rep["url"] == a.url, rep
+    assert rep["connected"] == 8, rep
+    # 8 sockets x 10/s x 1 s, each delivered to the 4 members of its room (2 on A, 2 on B).
+    assert 70 <= rep["sent"] <= 80, rep
+    assert rep["expected"] == rep["sent"] * 4, rep
+    assert rep["delivered"] == rep["expected"], rep
+    assert rep["drops"] == 0 and rep["errors"] == 0 and rep["foreign"] == 0, rep
+    assert rep["server"]["cpu_s"] >= 0 and rep["server"]["window_s"] >= rep["duration_s"], rep
+    # Half the sockets upgraded on each instance.
+    assert ws_upgrades(a) == 4 and ws_upgrades(b) == 4
+    # Stop them while the database and Redis are still up: a clean exit is part of the test.
+    assert a.stop() == 0, a.read_log()
+    assert b.stop() == 0, b.read_log()
