@@ -271,6 +271,9 @@ void hb_app_config_print(const struct hb_app_config *cfg, FILE *out)
         switch (s->kind) {
         case K_STR: {
             const char *v = *(char *const *)field;
+            char url[512];
+            if (v != NULL && !s->is_secret && strstr(v, "://") != NULL)
+                v = hb_app_config_url_display(v, url, sizeof(url));
             fprintf(out, "%s\n", v == NULL ? "(unset)" : s->is_secret ? "(redacted)" : v);
             break;
         }
@@ -291,4 +294,18 @@ void hb_app_config_print(const struct hb_app_config *cfg, FILE *out)
             break;
         }
     }
+}
+
+char *hb_app_config_url_display(const char *url, char *out, size_t n)
+{
+    const char *start = strstr(url, "://");
+    const char *auth_end = start != NULL ? start + 3 + strcspn(start + 3, "@/?#") : NULL;
+    const char *colon = NULL;
+    if (auth_end != NULL && *auth_end == '@')
+        colon = memchr(start + 3, ':', (size_t)(auth_end - (start + 3)));
+    if (colon == NULL)
+        snprintf(out, n, "%s", url);
+    else
+        snprintf(out, n, "%.*s:***%s", (int)(colon - url), url, auth_end);
+    return out;
 }

@@ -44,6 +44,10 @@ int hb_app_config_load(struct hb_app_config *cfg, enum hb_app_config_scope scope
 /* Frees the strings. */
 void hb_app_config_release(struct hb_app_config *cfg);
 
+/* url for logs and --print-config: a password in its userinfo ("scheme://user:pw@host") becomes
+ * "***". Writes at most n bytes (n > 0) into out and returns out. */
+char *hb_app_config_url_display(const char *url, char *out, size_t n);
+
 /* Writes every setting as "name = value (source)", secrets redacted. */
 void hb_app_config_print(const struct hb_app_config *cfg, FILE *out);
 

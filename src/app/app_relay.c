@@ -553,7 +553,10 @@ int hb_app_relay_start(struct hb_app *app)
                                      .ctx = &relay};
         int err = hb_redis_start(&rc, &relay.redis);
         if (err < 0) {
-            hb_log_error("redis '%s': %s", app->cfg.redis, hb_strerror(err));
+            char shown[512];
+            hb_log_error("redis '%s': %s",
+                         hb_app_config_url_display(app->cfg.redis, shown, sizeof(shown)),
+                         hb_strerror(err));
             return err;
         }
         hb_log_info("relay: instance %s publishes on redis channel %s", relay.instance, CHANNEL);

@@ -117,14 +117,16 @@ int hb_app_store_open(const struct hb_app_config *cfg, struct hb_store **out)
 {
     struct hb_store_options opts = {.is_durable = cfg->durable};
     struct hb_store *store = NULL;
+    char shown[512];
+    (void)hb_app_config_url_display(cfg->database, shown, sizeof(shown));
     int err = hb_store_open(cfg->database, &opts, &store);
     if (err < 0) {
-        hb_log_error("database '%s': %s", cfg->database, hb_strerror(err));
+        hb_log_error("database '%s': %s", shown, hb_strerror(err));
         return err;
     }
     err = hb_store_migrate(store);
     if (err < 0) {
-        hb_log_error("migrate '%s': %s", cfg->database, hb_strerror(err));
+        hb_log_error("migrate '%s': %s", shown, hb_strerror(err));
         hb_store_destroy(store);
         return err;
     }
@@ -270,8 +272,10 @@ int hb_app_migrate_main(int argc, char **argv)
     setup_process(&cfg);
     struct hb_store *store = NULL;
     err = hb_app_store_open(&cfg, &store);
+    char shown[512];
     if (err == 0)
-        hb_log_info("migrate '%s': schema up to date", cfg.database);
+        hb_log_info("migrate '%s': schema up to date",
+                    hb_app_config_url_display(cfg.database, shown, sizeof(shown)));
     hb_store_destroy(store);
     hb_app_config_release(&cfg);
     return err == 0 ? 0 : 1;

@@ -75,10 +75,13 @@ struct client {
     bool is_joined; /* this socket added one to headcount */
     bool is_replaying;
     bool awaiting_pong;
+    bool is_dirty;             /* on the worker's dirty list */
+    struct client *dirty_next; /* that list */
 };
 
 struct ws_worker {
     struct client *buckets[N_BUCKETS];
+    struct client *dirty; /* sockets the current hub batch queued frames for */
 };
 
 static struct hb_hub *hub;
@@ -207,7 +210,9 @@ static void deliver_to(struct client *c, struct event *ev)
     }
 }
 
-/* Runs on each worker's loop for every published event. */
+/* Runs on each worker's loop for every published event. Frames are queued; the sockets are
+ * flushed once at the end of the hub's batch (deliver_batch_end), so a burst of messages costs
+ * one write per socket rather than one per message and socket. */
 static void deliver(void *worker_ctx, int64_t channel, void *payload)
 {
     struct ws_worker *w = worker_ctx;
@@ -217,7 +222,26 @@ static void deliver(void *worker_ctx, int64_t channel, void *payload)
         if (c->room != channel || hb_conn_is_closing(c->conn))
             continue;
         deliver_to(c, ev);
+        if (!c->is_dirty) {
+            c->is_dirty = true;
+            c->dirty_next = w->dirty;
+            w->dirty = c;
+        }
+    }
+}
+
+/* Clients are freed only from a close callback, a later loop turn: every one listed is alive. */
+static void deliver_batch_end(void *worker_ctx)
+{
+    struct ws_worker *w = worker_ctx;
+    struct client *c = w->dirty;
+    w->dirty = NULL;
+    while (c != NULL) {
+        struct client *next = c->dirty_next;
+        c->is_dirty = false;
+        c->dirty_next = NULL;
         flush_client(c);
+        c = next;
     }
 }
 
@@ -810,6 +834,7 @@ void hb_app_ws_start(struct hb_app *app)
     static const struct hb_hub_payload_ops ops = {event_ref, event_unref};
     ws_app = app;
     hub = hb_hub_create(app->cfg.workers, &ops, deliver);
+    hb_hub_set_batch_end(hub, deliver_batch_end);
     hb_http_metrics_set_extra(ws_metrics);
 }
 

@@ -30,6 +30,7 @@ struct hb_hub {
     int n_workers;
     struct hb_hub_payload_ops ops;
     hb_hub_deliver_cb *deliver;
+    hb_hub_batch_end_cb *batch_end;
     struct slot *slots;
 };
 
@@ -77,6 +78,13 @@ static void on_async(uv_async_t *async)
         hub->ops.unref(it->payload);
         free(it);
     }
+    if (hub->batch_end != NULL)
+        hub->batch_end(s->worker_ctx);
+}
+
+void hb_hub_set_batch_end(struct hb_hub *hub, hb_hub_batch_end_cb *batch_end)
+{
+    hub->batch_end = batch_end;
 }
 
 void hb_hub_attach(struct hb_hub *hub, int index, void *uv_loop, void *worker_ctx)

@@ -19,10 +19,17 @@ struct hb_hub_payload_ops {
 /* Runs on the worker's loop thread for each delivered payload. */
 typedef void hb_hub_deliver_cb(void *worker_ctx, int64_t channel, void *payload);
 
+/* Runs on the worker's loop after each batch of deliveries (every payload published since the
+ * last wake-up): the place to flush what the deliveries queued, one write per socket per batch. */
+typedef void hb_hub_batch_end_cb(void *worker_ctx);
+
 /* Creates a hub for up to n_workers workers. */
 struct hb_hub *hb_hub_create(int n_workers, const struct hb_hub_payload_ops *ops,
                              hb_hub_deliver_cb *deliver);
 void hb_hub_destroy(struct hb_hub *hub);
+
+/* Sets the batch-end callback (NULL: none). Call before attaching workers. */
+void hb_hub_set_batch_end(struct hb_hub *hub, hb_hub_batch_end_cb *batch_end);
 
 /* Attaches worker index, on that worker's thread, with its libuv loop (a uv_loop_t *) and the
  * context handed to deliver. Detach on the same thread before the loop ends. */

@@ -61,6 +61,16 @@ def test_print_config_precedence_and_redaction():
     assert SECRET not in r.stdout
 
 
+def test_print_config_hides_url_passwords():
+    r = run(["serve", "--print-config", "--redis", "redis://:hunter2@127.0.0.1:6379/0",
+             "--database", "postgres://bob:pa:ss@db.internal/site"], env={"HIROBA_SECRET_KEY": SECRET})
+    assert r.returncode == 0, r.stderr
+    lines = dict(l.split(" = ", 1) for l in r.stdout.splitlines())
+    assert lines["redis".ljust(16)] == "redis://:***@127.0.0.1:6379/0"
+    assert lines["database".ljust(16)] == "postgres://bob:***@db.internal/site"
+    assert "hunter2" not in r.stdout and "pa:ss" not in r.stdout
+
+
 def test_bad_values_are_usage_errors():
     for args in (["--workers", "zero"], ["--listen", "nohostport"], ["--listen", "1.2.3.4:99999"],
                  ["--log-format", "xml"], ["--access-log=maybe"], ["--bogus"], ["--workers"]):
