@@ -160,14 +160,30 @@ class PostgresCluster:
     def drop_database(self, name):
         self.psql("postgres", 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
 
+    def _postmaster_pid(self):
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                return int(f.readline())
+        except (OSError, ValueError):
+            return None
+
     def stop(self):
+        """Stops postgres ("fast" shutdown: sessions are disconnected) and waits for it."""
         if self.proc is not None and self.proc.poll() is None:
-            # SIGINT: "fast" shutdown (clients are disconnected, no checkpoint wait for them).
-            os.kill(self.proc.pid, signal.SIGINT)
+            # Signal the postmaster itself: runuser does not pass SIGINT on to its child.
+            pid = self._postmaster_pid()
             try:
+                os.kill(pid if pid else self.proc.pid, signal.SIGINT)
+                self.proc.wait(timeout=30)
+            except ProcessLookupError:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
+                for p in (pid, self.proc.pid):
+                    if p:
+                        try:
+                            os.kill(p, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
                 self.proc.wait()
         self.proc = None
 
