@@ -400,36 +400,82 @@ static void join_done(struct hb_conn *conn, void *arg)
 /* ---- chat messages (thread pool) ---- */
 
 struct store_job {
+    struct store_job *next; /* in the group-commit queue */
     int64_t room;
     int64_t author_id;
     char *username;
     char *text;
     size_t len;
     int rc;
+    bool is_done; /* stored by another job's thread (under the relay's write lock) */
 };
 
-static void store_work(void *arg)
+#define GROUP_MAX 256
+
+static pthread_mutex_t group_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct store_job *group_head, *group_tail;
+
+static void publish_stored(struct store_job *job, const struct hb_store_chat_result *r)
 {
-    struct store_job *job = arg;
-    struct hb_store_chatlog row = {.room_id = job->room,
+    struct hb_store_chatlog row = {.id = r->id,
+                                   .room_id = job->room,
+                                   .created_us = r->created_us,
                                    .message = {job->text, job->len},
                                    .author_id = job->author_id,
                                    .author_username = hb_str_from(job->username)};
-    /* Insert and publish under the relay's write lock: this instance's messages reach the hub in
-     * id order without waiting in the sequencer. */
-    int64_t prev = 0;
+    struct hb_buf seed, v1;
+    hb_buf_init(&seed, 64 * 1024);
+    hb_buf_init(&v1, 64 * 1024);
+    (void)hb_store_chatlog_write_json(&seed, HB_STORE_CHAT_SEED, &row);
+    (void)hb_store_chatlog_write_json(&v1, HB_STORE_CHAT_V1, &row);
+    hb_app_relay_message(job->room, r->id, r->prev_id, &seed, &v1);
+    hb_buf_release(&seed);
+    hb_buf_release(&v1);
+}
+
+/* Group commit: each job joins the queue, then waits for the relay's write lock; whoever gets
+ * it stores every queued message in one transaction and publishes them in id order, so a burst
+ * from many sockets costs one commit, not one each. A job already stored by another leader just
+ * returns. Its own thread is still in here until then, so a leader never touches a freed job. */
+static void store_work(void *arg)
+{
+    struct store_job *job = arg;
+    pthread_mutex_lock(&group_lock);
+    job->next = NULL;
+    if (group_tail != NULL)
+        group_tail->next = job;
+    else
+        group_head = job;
+    group_tail = job;
+    pthread_mutex_unlock(&group_lock);
+
     hb_app_relay_write_begin();
-    job->rc = hb_store_chatlog_create(hb_store_writer(ws_app->store), job->room, row.message,
-                                      job->author_id, &row.id, &row.created_us, &prev);
-    if (job->rc == 0) {
-        struct hb_buf seed, v1;
-        hb_buf_init(&seed, 64 * 1024);
-        hb_buf_init(&v1, 64 * 1024);
-        (void)hb_store_chatlog_write_json(&seed, HB_STORE_CHAT_SEED, &row);
-        (void)hb_store_chatlog_write_json(&v1, HB_STORE_CHAT_V1, &row);
-        hb_app_relay_message(job->room, row.id, prev, &seed, &v1);
-        hb_buf_release(&seed);
-        hb_buf_release(&v1);
+    if (!job->is_done) {
+        struct store_job *batch[GROUP_MAX];
+        size_t n = 0;
+        pthread_mutex_lock(&group_lock);
+        while (group_head != NULL && n < GROUP_MAX) {
+            batch[n++] = group_head;
+            group_head = group_head->next;
+        }
+        if (group_head == NULL)
+            group_tail = NULL;
+        pthread_mutex_unlock(&group_lock);
+        struct hb_store_chat_input in[GROUP_MAX];
+        struct hb_store_chat_result out[GROUP_MAX];
+        for (size_t i = 0; i < n; i++)
+            in[i] = (struct hb_store_chat_input){
+                .room_id = batch[i]->room,
+                .message = {batch[i]->text, batch[i]->len},
+                .author_id = batch[i]->author_id,
+            };
+        (void)hb_store_chatlog_create_many(hb_store_writer(ws_app->store), in, n, out);
+        for (size_t i = 0; i < n; i++) {
+            batch[i]->rc = out[i].rc;
+            if (out[i].rc == 0)
+                publish_stored(batch[i], &out[i]);
+            batch[i]->is_done = true;
+        }
     }
     hb_app_relay_write_end();
 }

@@ -604,6 +604,34 @@ int hb_store_chatlog_each(struct hb_store_conn *conn, int64_t room_id, int64_t a
     CALL(conn, false, chatlog_each, room_id, after_id, limit, cb, ctx);
 }
 
+int hb_store_chatlog_create_many(struct hb_store_conn *conn, const struct hb_store_chat_input *in,
+                                 size_t n, struct hb_store_chat_result *out)
+{
+    if ((n > 0 && (in == NULL || out == NULL)))
+        return HB_EINVAL;
+    int err = enter(conn, true);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (struct hb_store_chat_result){.rc = err};
+    if (err < 0)
+        return err;
+    const struct hb_store_ops *ops = conn->store->ops;
+    bool all_valid = true;
+    for (size_t i = 0; i < n; i++) {
+        if (!str_present(in[i].message, MESSAGE_MAX) || in[i].author_id < 0) {
+            out[i].rc = HB_EINVAL;
+            all_valid = false;
+        }
+    }
+    if (ops->chatlog_create_many != NULL && all_valid)
+        return leave(conn, n > 0 ? ops->chatlog_create_many(conn, in, n, out) : 0);
+    for (size_t i = 0; i < n; i++) {
+        if (out[i].rc == 0)
+            out[i].rc = ops->chatlog_create(conn, in[i].room_id, in[i].message, in[i].author_id,
+                                            &out[i].id, &out[i].created_us, &out[i].prev_id);
+    }
+    return leave(conn, 0);
+}
+
 int hb_store_chatlog_last(struct hb_store_conn *conn, int64_t room_id, int64_t *id)
 {
     if (id == NULL)

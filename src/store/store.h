@@ -380,6 +380,25 @@ typedef int hb_store_chatlog_cb(void *ctx, const struct hb_store_chatlog *row);
 int hb_store_chatlog_each(struct hb_store_conn *conn, int64_t room_id, int64_t after_id,
                           int64_t limit, hb_store_chatlog_cb *cb, void *ctx);
 
+/* One message of hb_store_chatlog_create_many() and what became of it. */
+struct hb_store_chat_input {
+    int64_t room_id;
+    struct hb_str message;
+    int64_t author_id;
+};
+
+struct hb_store_chat_result {
+    int rc; /* 0, HB_ECONFLICT (the room is gone) or HB_EINVAL; as hb_store_chatlog_create */
+    int64_t id, created_us, prev_id;
+};
+
+/* Stores n messages, in order, as hb_store_chatlog_create() would one by one, in as few
+ * transactions as the backend can (group commit: one for the lot on SQLite). Each message gets
+ * its own result; a message for a room that is gone fails alone. Returns 0, or an error that
+ * failed every message (then every rc holds it). */
+int hb_store_chatlog_create_many(struct hb_store_conn *conn, const struct hb_store_chat_input *in,
+                                 size_t n, struct hb_store_chat_result *out);
+
 /* Stores in *id the room's highest chat log id, 0 when it has none (or the room is gone). */
 int hb_store_chatlog_last(struct hb_store_conn *conn, int64_t room_id, int64_t *id);
 

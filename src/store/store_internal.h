@@ -121,6 +121,10 @@ struct hb_store_ops {
     int (*chatlog_each)(struct hb_store_conn *conn, int64_t room_id, int64_t after_id,
                         int64_t limit, hb_store_chatlog_cb *cb, void *ctx);
     int (*chatlog_last)(struct hb_store_conn *conn, int64_t room_id, int64_t *id);
+    /* Optional (NULL: store.c calls chatlog_create for each). Inputs are checked; rc of each
+     * result is set by the backend. */
+    int (*chatlog_create_many)(struct hb_store_conn *conn, const struct hb_store_chat_input *in,
+                               size_t n, struct hb_store_chat_result *out);
     int (*chatlog_create)(struct hb_store_conn *conn, int64_t room_id, struct hb_str message,
                           int64_t author_id, int64_t *id, int64_t *created_us, int64_t *prev_id);
 };

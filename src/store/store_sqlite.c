@@ -153,6 +153,7 @@
     X(ST_INSTANCE_DROP_PRESENCE,                                                                   \
       "DELETE FROM hiroba_presence WHERE instance_id IN " GONE_INSTANCES)                          \
     X(ST_INSTANCE_DROP, "DELETE FROM hiroba_instance WHERE id IN " GONE_INSTANCES)                 \
+    X(ST_ROOM_EXISTS, "SELECT 1 FROM chat_room WHERE id = ?1")                                     \
     X(ST_LOG_LAST, "SELECT coalesce(max(id), 0) FROM chat_chatlog WHERE room_id = ?1")             \
     X(ST_LOG_LIST,                                                                                 \
       "SELECT " LOG_COLS " FROM " LOG_FROM " WHERE l.room_id = ?1 AND l.id > ?2 ORDER BY l.id "    \
@@ -1610,6 +1611,68 @@ static int sq_chatlog_last(struct hb_store_conn *conn, int64_t room_id, int64_t 
     return end_op(c, err);
 }
 
+/* Inserts one message inside the caller's write transaction: HB_ECONFLICT when the room is gone
+ * (checked first, so a gone room fails its message alone instead of the deferred foreign key
+ * failing the whole commit). */
+static int insert_message(sq_conn *c, const struct hb_store_chat_input *in, int64_t now,
+                          struct hb_store_chat_result *out)
+{
+    sqlite3_stmt *exists, *last, *st;
+    int err = use(c, ST_ROOM_EXISTS, &exists);
+    if (err == 0) {
+        sqlite3_bind_int64(exists, 1, in->room_id);
+        err = step(c, exists);
+        sqlite3_reset(exists);
+        err = err == 1 ? 0 : err < 0 ? err : HB_ECONFLICT;
+    }
+    if (err == 0)
+        err = use(c, ST_LOG_LAST, &last);
+    if (err == 0) {
+        sqlite3_bind_int64(last, 1, in->room_id);
+        err = step(c, last);
+        out->prev_id = err == 1 ? sqlite3_column_int64(last, 0) : 0;
+        sqlite3_reset(last);
+        err = err < 0 ? err : 0;
+    }
+    if (err == 0)
+        err = use(c, ST_LOG_INSERT, &st);
+    if (err == 0) {
+        bind_time(st, 1, now);
+        bind_str(st, 2, in->message);
+        sqlite3_bind_int64(st, 3, in->room_id);
+        bind_opt_id(st, 4, in->author_id);
+        err = run(c, st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    if (err == 0) {
+        out->id = sqlite3_last_insert_rowid(c->db);
+        out->created_us = now;
+    }
+    return err;
+}
+
+/* Group commit: one write transaction for the lot. */
+static int sq_chatlog_create_many(struct hb_store_conn *conn, const struct hb_store_chat_input *in,
+                                  size_t n, struct hb_store_chat_result *out)
+{
+    sq_conn *c = sq(conn);
+    int64_t now = hb_clock_unix_us();
+    int err = begin_write(c);
+    for (size_t i = 0; i < n && err == 0; i++) {
+        out[i].rc = insert_message(c, &in[i], now, &out[i]);
+        if (out[i].rc != HB_ECONFLICT)
+            err = out[i].rc;
+    }
+    if (err == 0)
+        err = commit(c);
+    if (err < 0) {
+        for (size_t i = 0; i < n; i++)
+            out[i].rc = err;
+    }
+    return end_op(c, err < 0 ? err : 0);
+}
+
 static int sq_chatlog_create(struct hb_store_conn *conn, int64_t room_id, struct hb_str message,
                              int64_t author_id, int64_t *id, int64_t *created_us, int64_t *prev_id)
 {
@@ -1698,5 +1761,6 @@ const struct hb_store_ops hb_store__sqlite_ops = {
     .chatlog_list = sq_chatlog_list,
     .chatlog_each = sq_chatlog_each,
     .chatlog_last = sq_chatlog_last,
+    .chatlog_create_many = sq_chatlog_create_many,
     .chatlog_create = sq_chatlog_create,
 };

@@ -1178,6 +1178,24 @@ HB_TEST(store, chat_logs)
     ASSERT_EQ_INT(hb_store_chatlog_last(f.r, 999, &prev), 0);
     ASSERT_EQ_INT(prev, 0);
     raw_exec(f.path, "DELETE FROM chat_chatlog WHERE id = 5");
+
+    /* Group commit: one transaction, each message its own result, a gone room fails alone. */
+    struct hb_store_chat_input many[3] = {
+        {lobby, HB_STR("g1"), alice}, {999, HB_STR("nowhere"), 0}, {lobby, HB_STR("g2"), 0}};
+    struct hb_store_chat_result res[3];
+    ASSERT_EQ_INT(hb_store_chatlog_create_many(f.w, many, 3, res), 0);
+    ASSERT_EQ_INT(res[0].rc, 0);
+    ASSERT_EQ_INT(res[0].prev_id, 4);
+    ASSERT_EQ_INT(res[1].rc, HB_ECONFLICT);
+    ASSERT_EQ_INT(res[2].rc, 0);
+    ASSERT_EQ_INT(res[2].prev_id, res[0].id);
+    ASSERT(res[2].id > res[0].id);
+    many[1] = (struct hb_store_chat_input){lobby, HB_STR(""), 0};
+    ASSERT_EQ_INT(hb_store_chatlog_create_many(f.w, many, 2, res), 0);
+    ASSERT_EQ_INT(res[0].rc, 0); /* the valid one is stored; the blank one is refused */
+    ASSERT_EQ_INT(res[1].rc, HB_EINVAL);
+    ASSERT_EQ_INT(hb_store_chatlog_create_many(f.r, many, 1, res), HB_EPERM);
+    raw_exec(f.path, "DELETE FROM chat_chatlog WHERE id > 5");
     ASSERT_EQ_INT(hb_store_chatlog_create(f.w, 999, HB_STR("lost"), 0, &id, NULL, NULL),
                   HB_ECONFLICT);
     ASSERT_EQ_INT(hb_store_chatlog_create(f.w, lobby, HB_STR(""), 0, &id, NULL, NULL), HB_EINVAL);
