@@ -458,8 +458,10 @@ static bool handle(struct hconn *hc)
         hb_http_response_detail(res, 404, "見つかりませんでした。");
         return true;
     }
+    /* The routes that reach the store; /healthz, /metrics and the demo routes stay on the loop. */
     if (cfg->offload_handlers && (hb_str_starts(req->decoded_path, HB_STR("/api/")) ||
-                                  hb_str_starts(req->decoded_path, HB_STR("/ws/")))) {
+                                  hb_str_starts(req->decoded_path, HB_STR("/ws/")) ||
+                                  hb_str_eq_lit(req->decoded_path, "/readyz"))) {
         offload(hc);
         return false;
     }

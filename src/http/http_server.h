@@ -33,8 +33,8 @@ struct hb_http_server_config {
     const char *const *allowed_hosts; /* NULL: any Host */
     int n_allowed_hosts;
     void *app; /* handed to handlers as req->app */
-    /* Run /api/ and /ws/ handlers (with the guard) on the thread pool, for a store whose calls
-     * wait on the network. Handlers must then not arm loop timers (hb_http_server_sleep). */
+    /* Run /api/, /ws/ and /readyz handlers (with the guard) on the thread pool, for a store whose
+     * calls wait on the network. Handlers must then not arm loop timers (hb_http_server_sleep). */
     bool offload_handlers;
 };
 
