@@ -45,3 +45,14 @@ int hb_str_to_u64(struct hb_str s, unsigned long long *out)
     *out = v;
     return 0;
 }
+
+int hb_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

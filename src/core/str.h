@@ -47,4 +47,7 @@ struct hb_str hb_str_trim_ows(struct hb_str s);
  * Returns 0 and stores the value, or HB_EINVAL. */
 int hb_str_to_u64(struct hb_str s, unsigned long long *out);
 
+/* The value of hexadecimal digit c (0-9, a-f, A-F), or -1. */
+int hb_hex_digit(char c);
+
 #endif

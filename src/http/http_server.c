@@ -361,6 +361,22 @@ static void answer_options(struct hconn *hc)
 
 static bool run_route(struct hconn *hc);
 
+/* Runs a queued job's done callback after its connection is gone, on a throwaway request, so
+ * it frees its argument; nobody is answered. */
+static void
+done_for_nobody(int (*done)(struct hb_http_request *, struct hb_http_response *, void *), void *arg)
+{
+    struct hb_http_request req = {0};
+    struct hb_http_response res;
+    struct hb_arena arena;
+    hb_arena_init(&arena, 256);
+    req.arena = &arena;
+    hb_http_response_init(&res);
+    (void)done(&req, &res, arg);
+    hb_http_response_release(&res);
+    hb_arena_release(&arena);
+}
+
 /* ---- offloaded handlers ----
  * With a store whose calls block on the network (PostgreSQL), API routes run on the thread
  * pool: a handler's store reads then never hold up the loop. The loop does not touch req and
@@ -382,18 +398,8 @@ static void offload_done(struct hb_conn *conn, void *arg)
     int (*then)(struct hb_http_request *, struct hb_http_response *, void *) = hc->then;
     hc->then = NULL;
     if (hc->is_orphan) {
-        if (then != NULL) {
-            /* Let done free its argument; nobody is answered. */
-            struct hb_http_request req = {0};
-            struct hb_http_response res;
-            struct hb_arena arena;
-            hb_arena_init(&arena, 256);
-            req.arena = &arena;
-            hb_http_response_init(&res);
-            (void)then(&req, &res, hc->then_arg);
-            hb_http_response_release(&res);
-            hb_arena_release(&arena);
-        }
+        if (then != NULL)
+            done_for_nobody(then, hc->then_arg);
         if (hc->upgrade_cb != NULL)
             hc->upgrade_cb(conn, hc->upgrade_data, NULL, 0);
         release_hconn(hc);
@@ -738,16 +744,7 @@ static void queued_done(struct hb_conn *conn, void *arg)
     struct queued *q = arg;
     struct hconn *hc = hb_conn_data(conn);
     if (hb_conn_is_closing(conn) || hc == NULL) {
-        /* The connection is gone: let done free its argument, answer nobody. */
-        struct hb_http_request req = {0};
-        struct hb_http_response res;
-        struct hb_arena arena;
-        hb_arena_init(&arena, 256);
-        req.arena = &arena;
-        hb_http_response_init(&res);
-        (void)q->done(&req, &res, q->arg);
-        hb_http_response_release(&res);
-        hb_arena_release(&arena);
+        done_for_nobody(q->done, q->arg); /* the connection is gone */
         free(q);
         return;
     }

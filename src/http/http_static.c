@@ -16,6 +16,7 @@
 
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/str.h"
 
 /* Well under the connection's output cap (net.c OUT_MAX), so a whole file always fits. */
 #define MAX_FILE_LEN (32u * 1024 * 1024)
@@ -51,17 +52,6 @@ void hb_http_static_destroy(struct hb_http_static *st)
     free(st);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int hb_http_static_resolve(const char *path, size_t path_len, char *out, size_t out_len)
 {
     size_t n = 0;
@@ -72,8 +62,8 @@ int hb_http_static_resolve(const char *path, size_t path_len, char *out, size_t 
     for (size_t i = 1; i <= path_len; i++) {
         char c = i < path_len ? path[i] : '/';
         if (c == '%') {
-            int hi = i + 1 < path_len ? hexval(path[i + 1]) : -1;
-            int lo = i + 2 < path_len ? hexval(path[i + 2]) : -1;
+            int hi = i + 1 < path_len ? hb_hex_digit(path[i + 1]) : -1;
+            int lo = i + 2 < path_len ? hb_hex_digit(path[i + 2]) : -1;
             if (hi < 0 || lo < 0)
                 return HB_EINVAL;
             c = (char)(hi * 16 + lo);

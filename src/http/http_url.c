@@ -4,17 +4,6 @@
 
 #include <string.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 struct hb_str hb_http_url_decode(struct hb_arena *arena, struct hb_str in, bool is_form)
 {
     if (in.len == 0)
@@ -26,8 +15,8 @@ struct hb_str hb_http_url_decode(struct hb_arena *arena, struct hb_str in, bool 
     for (size_t i = 0; i < in.len; i++) {
         char c = in.ptr[i];
         if (c == '%') {
-            int hi = i + 1 < in.len ? hexval(in.ptr[i + 1]) : -1;
-            int lo = i + 2 < in.len ? hexval(in.ptr[i + 2]) : -1;
+            int hi = i + 1 < in.len ? hb_hex_digit(in.ptr[i + 1]) : -1;
+            int lo = i + 2 < in.len ? hb_hex_digit(in.ptr[i + 2]) : -1;
             if (hi >= 0 && lo >= 0) {
                 out[n++] = (char)(hi * 16 + lo);
                 i += 2;

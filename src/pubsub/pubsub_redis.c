@@ -26,6 +26,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/str.h"
 
 #define DEFAULT_MAX_MSGS   10000
 #define DEFAULT_MAX_BYTES  (16u << 20)
@@ -44,17 +45,6 @@ static bool has_prefix_ci(const char *s, const char *prefix)
     return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..len) into dst (cap bytes including the NUL). Returns NULL or why not. */
 static const char *decode_into(char *dst, size_t cap, const char *s, size_t len,
                                const char *too_long)
@@ -63,8 +53,8 @@ static const char *decode_into(char *dst, size_t cap, const char *s, size_t len,
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (c == '%') {
-            int hi = i + 2 < len ? hex_value(s[i + 1]) : -1;
-            int lo = i + 2 < len ? hex_value(s[i + 2]) : -1;
+            int hi = i + 2 < len ? hb_hex_digit(s[i + 1]) : -1;
+            int lo = i + 2 < len ? hb_hex_digit(s[i + 2]) : -1;
             if (hi < 0 || lo < 0)
                 return "bad percent-encoding in the username or password";
             c = (char)(hi * 16 + lo);
