@@ -11,7 +11,9 @@
  * HB_EEXIST, a deferred foreign key failing at COMMIT is HB_ECONFLICT. Where SQLite relied on
  * its single writer lock, the statements here take row locks instead (a chat room row for its
  * messages, the blacklisted token's unique index for rotations), always in the order presence
- * rows, then chat_room rows, so the headcount operations cannot deadlock each other.
+ * rows, then chat_room rows, and several chat_room rows in ascending id order (a chat batch, the
+ * seats given back for a dead instance, the headcount reset), so neither the headcount operations
+ * nor the chat writers of several instances can deadlock each other.
  *
  * Reconnect: when a connection is found broken (CONNECTION_BAD), it is reset with a short
  * backoff and its statements are prepared again on the new session. The failed statement is run
@@ -59,12 +61,15 @@
     "VALUES ('', $1::timestamptz, $2::timestamptz, " AUTHOR(3) ", $4)"
 /* Gives back the seats the doomed instances held (gone: a DELETE ... RETURNING id on
  * hiroba_instance, seats: a DELETE ... RETURNING room_id, n on hiroba_presence) and counts the
- * instances. Presence rows are locked before chat_room rows, as everywhere else. */
+ * instances. Presence rows are locked before chat_room rows, as everywhere else, and the rooms in
+ * ascending id order (locked: LockRows above the sort), as a chat batch locks them. */
 #define GIVE_BACK(gone, seats)                                                                     \
     "WITH gone AS (" gone "), seats AS (" seats "), sums AS (SELECT room_id, sum(n) AS n FROM "    \
-    "seats GROUP BY room_id), fix AS (UPDATE chat_room r SET headcount = greatest(r.headcount - "  \
-    "sums.n, 0) FROM sums WHERE r.id = sums.room_id RETURNING r.id) SELECT (SELECT count(*) FROM " \
-    "gone), (SELECT count(*) FROM fix)"
+    "seats GROUP BY room_id), locked AS (SELECT id FROM chat_room WHERE id IN (SELECT room_id "    \
+    "FROM sums) ORDER BY id FOR UPDATE), fix AS (UPDATE chat_room r SET headcount = "              \
+    "greatest(r.headcount - sums.n, 0) FROM sums WHERE r.id = sums.room_id AND r.id IN (SELECT "   \
+    "id FROM locked) RETURNING r.id) SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM "   \
+    "fix)"
 
 #define STMTS(X)                                                                                   \
     X(ST_BEGIN, "BEGIN")                                                                           \
@@ -157,7 +162,8 @@
     X(ST_ROOM_LEAVE, "UPDATE chat_room SET headcount = greatest(headcount - 1, 0) WHERE id = "     \
                      "$1::int8 RETURNING headcount")                                               \
     X(ST_ROOM_HEADCOUNT, "SELECT headcount FROM chat_room WHERE id = $1::int8")                    \
-    X(ST_ROOM_RESET, "UPDATE chat_room SET headcount = 0 WHERE headcount <> 0")                    \
+    X(ST_ROOM_RESET, "UPDATE chat_room SET headcount = 0 WHERE id IN (SELECT id FROM chat_room "   \
+                     "WHERE headcount <> 0 ORDER BY id FOR UPDATE)")                               \
     X(ST_PRESENCE_RESET, "DELETE FROM hiroba_presence")                                            \
     X(ST_INSTANCE_RESET, "DELETE FROM hiroba_instance")                                            \
     X(ST_PRESENCE_ADD,                                                                             \
@@ -180,6 +186,7 @@
                 "DELETE FROM hiroba_presence p WHERE p.instance_id = $1 RETURNING p.room_id, "     \
                 "p.n"))                                                                            \
     X(ST_ROOM_LOCK, "SELECT 1 FROM chat_room WHERE id = $1::int8 FOR UPDATE")                      \
+    X(ST_ROOMS_LOCK, "SELECT id FROM chat_room WHERE id = ANY($1::int8[]) ORDER BY id FOR UPDATE") \
     X(ST_LOG_LAST, "SELECT coalesce(max(id), 0) FROM chat_chatlog WHERE room_id = $1::int8")       \
     X(ST_LOG_LIST, "SELECT " LOG_COLS " FROM " LOG_FROM                                            \
                    " WHERE l.room_id = $1::int8 AND l.id > $2::int8 ORDER BY l.id LIMIT $3::int8 " \
@@ -1696,6 +1703,156 @@ static int pg_chatlog_create(struct hb_store_conn *conn, int64_t room_id, struct
     return end_op(c, &p, err);
 }
 
+/* A room of a chat batch: whether its row is locked (it exists) and its last message id so far. */
+struct batch_room {
+    int64_t id;
+    bool is_locked, has_last;
+    int64_t last;
+};
+
+static int cmp_room(const void *a, const void *b)
+{
+    int64_t x = ((const struct batch_room *)a)->id, y = ((const struct batch_room *)b)->id;
+    return (x > y) - (x < y);
+}
+
+static struct batch_room *find_room(struct batch_room *rooms, size_t n, int64_t id)
+{
+    struct batch_room key = {.id = id};
+    return bsearch(&key, rooms, n, sizeof(*rooms), cmp_room);
+}
+
+/* Locks the rows of rooms[0..n) (sorted, distinct) with one SELECT ... ORDER BY id FOR UPDATE:
+ * LockRows sits above the sort, so the rows are locked in ascending id order. A room that is gone
+ * stays unlocked. */
+static int lock_rooms(pg_conn *c, struct batch_room *rooms, size_t n)
+{
+    struct hb_buf *buf = &c->scratch;
+    hb_buf_reset(buf);
+    int err = hb_buf_append_char(buf, '{');
+    for (size_t i = 0; err == 0 && i < n; i++)
+        err = hb_buf_printf(buf, "%s%lld", i > 0 ? "," : "", (long long)rooms[i].id);
+    if (err == 0)
+        err = hb_buf_append(buf, "}", 2); /* with the NUL libpq reads up to */
+    if (err < 0)
+        return err == HB_ETOOLARGE ? HB_EINVAL : err;
+    struct params p;
+    PGresult *res = NULL;
+    p_init(&p);
+    p_lit(&p, buf->data);
+    err = run(c, ST_ROOMS_LOCK, &p, &res);
+    for (int i = 0; err == 0 && i < PQntuples(res); i++) {
+        struct batch_room *room = find_room(rooms, n, v_i64(res, i, 0));
+        if (room != NULL)
+            room->is_locked = true;
+    }
+    PQclear(res);
+    return err;
+}
+
+/* Whether PostgreSQL would refuse the message itself (a NUL byte, more than the column's 200
+ * characters): such a message fails alone, before it could abort the batch's transaction. */
+static bool message_fits(struct hb_str message)
+{
+    return memchr(message.ptr, '\0', message.len) == NULL && hb_store__utf8_len(message) <= 200;
+}
+
+/* One attempt at the batch: BEGIN, lock every distinct room in ascending id order, insert each
+ * message whose out[i].rc is still 0, COMMIT. *bad gets the index of a message PostgreSQL
+ * refused as a value (HB_EINVAL; the transaction is then lost and the caller runs the batch again
+ * without it), else n. */
+static int store_batch(pg_conn *c, const struct hb_store_chat_input *in, size_t n,
+                       struct hb_store_chat_result *out, struct batch_room *rooms, size_t n_rooms,
+                       int64_t now, size_t *bad)
+{
+    *bad = n;
+    for (size_t r = 0; r < n_rooms; r++)
+        rooms[r].is_locked = rooms[r].has_last = false;
+    int err = begin_write(c);
+    if (err == 0)
+        err = lock_rooms(c, rooms, n_rooms);
+    for (size_t i = 0; err == 0 && i < n; i++) {
+        if (out[i].rc < 0 && out[i].rc != HB_ECONFLICT)
+            continue;
+        struct batch_room *room = find_room(rooms, n_rooms, in[i].room_id);
+        out[i].rc = room->is_locked ? 0 : HB_ECONFLICT;
+        if (out[i].rc < 0)
+            continue;
+        /* Read once per room: the lock keeps every other writer out until COMMIT, so after that
+         * the previous message is the one this batch stored last. */
+        if (!room->has_last)
+            err = last_log_id(c, room->id, &room->last);
+        room->has_last = err == 0;
+        struct params p;
+        p_init(&p);
+        p_time(&p, now);
+        p_str(&p, in[i].message);
+        p_i64(&p, in[i].room_id);
+        p_opt_id(&p, in[i].author_id);
+        int64_t new_id = 0;
+        if (err == 0)
+            err = insert_id(c, ST_LOG_INSERT, &p, &new_id);
+        p_release(&p);
+        if (err == HB_EINVAL)
+            *bad = i;
+        if (err == 0) {
+            out[i] = (struct hb_store_chat_result){
+                .id = new_id, .created_us = now, .prev_id = room->last};
+            room->last = new_id;
+        }
+    }
+    if (err == 0)
+        err = commit(c);
+    return end_op(c, NULL, err);
+}
+
+/* Group commit: the batch in one transaction (see store_batch). Every room row is locked before
+ * the first insert and in ascending id order; the single-message path locks one room row and the
+ * headcount statements lock presence rows first and several rooms in ascending order too, so no
+ * two writers can wait on each other in a cycle. A room found gone fails its messages alone
+ * (HB_ECONFLICT); as the lock is held to COMMIT, the deferred foreign key cannot fail there. */
+static int pg_chatlog_create_many(struct hb_store_conn *conn, const struct hb_store_chat_input *in,
+                                  size_t n, struct hb_store_chat_result *out)
+{
+    pg_conn *c = pgc(conn);
+    struct batch_room *rooms = hb_xmalloc(n * sizeof(*rooms));
+    for (size_t i = 0; i < n; i++)
+        rooms[i] = (struct batch_room){.id = in[i].room_id};
+    qsort(rooms, n, sizeof(*rooms), cmp_room);
+    size_t n_rooms = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (n_rooms == 0 || rooms[n_rooms - 1].id != rooms[i].id)
+            rooms[n_rooms++] = rooms[i];
+    }
+    size_t n_left = 0;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (struct hb_store_chat_result){.rc = message_fits(in[i].message) ? 0 : HB_EINVAL};
+        n_left += out[i].rc == 0;
+    }
+    int64_t now = hb_clock_unix_us();
+    int err = 0;
+    size_t bad = n;
+    /* A message refused anyway (say, invalid UTF-8) aborts the transaction: it fails alone and
+     * the rest runs again; nothing was committed, so nothing is stored twice. */
+    while (n_left > 0) {
+        err = store_batch(c, in, n, out, rooms, n_rooms, now, &bad);
+        if (err != HB_EINVAL || bad == n)
+            break;
+        out[bad].rc = HB_EINVAL;
+        n_left--;
+        for (size_t i = 0; i < n; i++) {
+            if (out[i].rc == 0 || out[i].rc == HB_ECONFLICT)
+                out[i] = (struct hb_store_chat_result){0};
+        }
+    }
+    free(rooms);
+    if (err < 0) {
+        for (size_t i = 0; i < n; i++)
+            out[i].rc = err;
+    }
+    return err < 0 ? err : 0;
+}
+
 const struct hb_store_ops hb_store__pg_ops = {
     .name = "postgres",
     .open = pg_open,
@@ -1741,5 +1898,6 @@ const struct hb_store_ops hb_store__pg_ops = {
     .chatlog_list = pg_chatlog_list,
     .chatlog_each = pg_chatlog_each,
     .chatlog_last = pg_chatlog_last,
+    .chatlog_create_many = pg_chatlog_create_many,
     .chatlog_create = pg_chatlog_create,
 };

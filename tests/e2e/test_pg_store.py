@@ -216,3 +216,76 @@ def test_reconnects_after_sessions_are_killed(cluster, db, server_factory):
     assert "reconnected" in s.read_log()
     assert int(cluster.psql(name, "SELECT count(*) FROM pg_stat_activity WHERE "
                             "application_name = 'hiroba'")) >= 1
+
+
+def test_chat_group_commit_keeps_every_message_in_order(cluster, db, server_factory):
+    """Many sockets sending at once: the app batches the queued messages into one transaction
+    (chatlog_create_many). Nothing is lost or stored twice, every room's ids reach its listener
+    strictly increasing, and some transactions did store several messages (rows sharing xmin)."""
+    import asyncio
+    import json
+
+    import websockets
+
+    name, url = db
+    s = server_factory(database=url)
+    tokens = []
+    for u in ("alice", "bob", "carol"):
+        login(s, u)
+        tokens.append(requests.post(s.url + "/api/token/", json={
+            "username": u, "password": PW}).json()["access"])
+    rooms = [int(cluster.psql(name, "INSERT INTO chat_room (created_at, name, headcount) VALUES "
+                              "(now(), 'room%d', 0) RETURNING id" % i)) for i in range(3)]
+    senders_per_room, per_sender = 4, 40
+    want = {room: senders_per_room * per_sender for room in rooms}
+
+    async def go():
+        def url_of(room):
+            return "ws://127.0.0.1:%d/ws/chat/%d/" % (s.port, room)
+
+        async def listen(ws, room, got):
+            while len(got) < want[room]:
+                f = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if f.get("type") == "message":
+                    got.append((f["id"], f["message"]))
+
+        async def send(ws, tag):
+            for k in range(per_sender):
+                await ws.send(json.dumps({"message": "%s-%d" % (tag, k)}))
+
+        listeners = [await websockets.connect(url_of(room), subprotocols=["hiroba.v1", tokens[0]])
+                     for room in rooms]
+        senders = []
+        for i, room in enumerate(rooms):
+            for j in range(senders_per_room):
+                senders.append((await websockets.connect(
+                    url_of(room), subprotocols=["hiroba.v1", tokens[j % 3]]),
+                    "r%d-s%d" % (i, j)))
+        got = {room: [] for room in rooms}
+        try:
+            await asyncio.gather(*[send(ws, tag) for ws, tag in senders],
+                                 *[listen(ws, room, got[room])
+                                   for ws, room in zip(listeners, rooms)])
+        finally:
+            for ws in listeners + [ws for ws, _ in senders]:
+                await ws.close()
+        return got
+
+    got = asyncio.run(go())
+    for i, room in enumerate(rooms):
+        ids = [m[0] for m in got[room]]
+        assert ids == sorted(set(ids)), "room %d: ids not strictly increasing" % room
+        texts = sorted(m[1] for m in got[room])
+        assert texts == sorted("r%d-s%d-%d" % (i, j, k) for j in range(senders_per_room)
+                               for k in range(per_sender))
+        stored = cluster.psql(name, "SELECT id, message FROM chat_chatlog WHERE room_id = %d "
+                              "ORDER BY id" % room).splitlines()
+        assert [tuple(r.split("|")) for r in stored] == [(str(a), b) for a, b in got[room]]
+        # Each sender's messages were stored in the order it sent them.
+        for j in range(senders_per_room):
+            mine = [t for _, t in got[room] if t.startswith("r%d-s%d-" % (i, j))]
+            assert mine == ["r%d-s%d-%d" % (i, j, k) for k in range(per_sender)]
+    per_tx = cluster.psql(name, "SELECT count(*), count(DISTINCT room_id) FROM chat_chatlog "
+                          "GROUP BY xmin::text ORDER BY 1 DESC LIMIT 1").split("|")
+    print("largest transaction: %s messages in %s rooms" % tuple(per_tx))
+    assert int(per_tx[0]) > 1, "no transaction stored more than one message"
