@@ -209,10 +209,11 @@ static const char *const stmt_sql[] = {
 #undef STMT_SQL
 };
 
-/* Topic list variants: (category? x search?) x 6 orders for the rows, then 4 counts. */
+/* Topic list variants: (category? x search none/scan/indexed) x 6 orders for the rows, then 6
+ * counts. */
 #define TOPIC_ROWS_SLOT   N_STMTS
-#define TOPIC_COUNTS_SLOT (N_STMTS + 4 * 6)
-_Static_assert(TOPIC_COUNTS_SLOT + 4 <= HB_PG_MAX_SLOTS, "raise HB_PG_MAX_SLOTS");
+#define TOPIC_COUNTS_SLOT (N_STMTS + 6 * 6)
+_Static_assert(TOPIC_COUNTS_SLOT + 6 <= HB_PG_MAX_SLOTS, "raise HB_PG_MAX_SLOTS");
 
 typedef struct hb_store__pg_conn pg_conn;
 
@@ -1221,50 +1222,121 @@ static int pg_category_delete(struct hb_store_conn *conn, int64_t id, struct hb_
 /* ---- Topics and replies ---- */
 
 /* Search (API.md §7.3). A topic matches when its comment contains every term as a substring,
- * compared after lower() on both sides: the semantics of the SQLite backend's trigram index
- * (and of its scan for short terms), so Japanese text without spaces matches on any part of it
- * and one-letter terms work. The terms travel as one JSON array ($2) and each is tested with
- * strpos(). The GIN index on to_tsvector('simple', comment) that migrate creates is not used
- * here on purpose: a word index answers "contains these words", which is a different question
- * (it would not find "ell" in "hello" or any part of 日本語のテキスト, and would find "c" for
- * the term "c++"), and OR-ing it with the substring test could only add wrong matches. */
-static int put_json_term(struct hb_buf *buf, struct hb_str term, size_t n_nul)
+ * case-insensitively: each term is tested as comment ILIKE '%term%' with %, _ and \ escaped in
+ * the term. ILIKE compares lower() of both sides in a UTF-8 database, so these are the
+ * semantics of the SQLite backend's trigram index (and of its scan for short terms): Japanese
+ * text without spaces matches on any part of it and one-letter terms work.
+ *
+ * The index: migrate creates a pg_trgm GIN index on comment (gin_trgm_ops), which answers ILIKE
+ * for patterns with trigrams in them, i.e. terms of 3+ characters. Up to SEARCH_ANCHORS of the
+ * longest such terms become separate conditions ($3..$5, the last one repeated when there are
+ * fewer) that the planner can hand to that index; every other term travels in a JSON array ($2)
+ * and is tested on the rows the index let through. With only short terms there is nothing for
+ * the index, and a variant without anchors scans. Without pg_trgm (migrate may be refused
+ * CREATE EXTENSION) the same statements scan, with the same results. The word index on
+ * to_tsvector('simple', comment) is not used here on purpose: a word index answers "contains
+ * these words", a different question (it would not find "ell" in "hello" or any part of
+ * 日本語のテキスト, and would find "c" for the term "c++"). */
+#define SEARCH_ANCHORS 3
+
+enum search_kind { SEARCH_NONE, SEARCH_SCAN, SEARCH_INDEXED };
+
+/* Where plan_search left the bound values in the scratch buffer (NUL-terminated). */
+struct search_plan {
+    enum search_kind kind;
+    size_t rest_off;                   /* JSON array of the other terms' patterns */
+    size_t anchor_off[SEARCH_ANCHORS]; /* the anchors' patterns */
+};
+
+/* Appends '%' term '%' with NUL bytes dropped (DRF strips them from search text; PostgreSQL text
+ * cannot hold them) and %, _ and \ escaped with \ (LIKE's default escape): as a JSON string, or
+ * raw and NUL-terminated. */
+static int put_pattern(struct hb_buf *buf, struct hb_str term, bool as_json)
 {
-    if (n_nul == 0)
-        return hb_store__json_str(buf, term.ptr, term.len);
-    /* DRF strips NUL bytes from search text; PostgreSQL text cannot hold them anyway. */
-    char *copy = hb_xmalloc(term.len);
+    char *pat = hb_xmalloc(2 * term.len + 3);
     size_t n = 0;
-    for (size_t i = 0; i < term.len; i++)
-        if (term.ptr[i] != '\0')
-            copy[n++] = term.ptr[i];
-    int err = hb_store__json_str(buf, copy, n);
-    free(copy);
+    pat[n++] = '%';
+    for (size_t i = 0; i < term.len; i++) {
+        char ch = term.ptr[i];
+        if (ch == '\0')
+            continue;
+        if (ch == '%' || ch == '_' || ch == '\\')
+            pat[n++] = '\\';
+        pat[n++] = ch;
+    }
+    pat[n++] = '%';
+    int err = as_json ? hb_store__json_str(buf, pat, n) : hb_buf_append(buf, pat, n);
+    if (err == 0 && !as_json)
+        err = hb_buf_append_char(buf, '\0');
+    free(pat);
     return err;
 }
 
-/* Writes the terms of search as a JSON array into the scratch buffer; *has_terms is false when
- * there are none (no filter). */
-static int plan_search(pg_conn *c, struct hb_str search, bool *has_terms)
+/* Code points of term, NUL bytes not counted. */
+static size_t term_chars(struct hb_str term)
+{
+    size_t n_nul = 0;
+    for (size_t i = 0; i < term.len; i++)
+        n_nul += term.ptr[i] == '\0';
+    return hb_store__utf8_len(term) - n_nul;
+}
+
+/* Fills the scratch buffer as struct search_plan describes; kind SEARCH_NONE when search has no
+ * terms (no filter). */
+static int plan_search(pg_conn *c, struct hb_str search, struct search_plan *plan)
 {
     struct hb_buf *buf = &c->scratch;
-    struct hb_str rest = search, term;
+    struct hb_str rest, term;
+    size_t anchor[SEARCH_ANCHORS], anchor_len[SEARCH_ANCHORS], n_anchors = 0, n_terms = 0;
     int err = 0;
     hb_buf_reset(buf);
-    *has_terms = false;
-    while (err == 0 && hb_store__search_next(&rest, &term)) {
-        size_t n_nul = 0;
-        for (size_t i = 0; i < term.len; i++)
-            n_nul += term.ptr[i] == '\0';
-        if (hb_store__utf8_len(term) == n_nul)
+    *plan = (struct search_plan){.kind = SEARCH_NONE};
+    /* The longest terms of 3+ characters (the earlier one on a tie), longest first. */
+    rest = search;
+    for (size_t i = 0; hb_store__search_next(&rest, &term); i++) {
+        size_t len = term_chars(term);
+        n_terms += len > 0;
+        if (len < 3 || (n_anchors == SEARCH_ANCHORS && len <= anchor_len[n_anchors - 1]))
             continue;
-        err = hb_buf_append_char(buf, *has_terms ? ',' : '[');
-        if (err == 0)
-            err = put_json_term(buf, term, n_nul);
-        *has_terms = true;
+        size_t k = n_anchors < SEARCH_ANCHORS ? n_anchors++ : n_anchors - 1;
+        for (; k > 0 && anchor_len[k - 1] < len; k--) {
+            anchor[k] = anchor[k - 1];
+            anchor_len[k] = anchor_len[k - 1];
+        }
+        anchor[k] = i;
+        anchor_len[k] = len;
     }
-    if (err == 0 && *has_terms)
-        err = hb_buf_append_char(buf, ']');
+    if (n_terms == 0)
+        return 0;
+    plan->kind = n_anchors > 0 ? SEARCH_INDEXED : SEARCH_SCAN;
+    err = hb_buf_append_char(buf, '[');
+    rest = search;
+    bool is_first = true;
+    for (size_t i = 0; err == 0 && hb_store__search_next(&rest, &term); i++) {
+        bool is_anchor = false;
+        for (size_t k = 0; k < n_anchors; k++)
+            is_anchor |= anchor[k] == i;
+        if (is_anchor || term_chars(term) == 0)
+            continue;
+        if (!is_first)
+            err = hb_buf_append_char(buf, ',');
+        if (err == 0)
+            err = put_pattern(buf, term, true);
+        is_first = false;
+    }
+    if (err == 0)
+        err = hb_buf_append(buf, "]", 2); /* with the NUL libpq reads up to */
+    for (size_t k = 0; err == 0 && k < n_anchors; k++) {
+        rest = search;
+        for (size_t i = 0; hb_store__search_next(&rest, &term); i++) {
+            if (i == anchor[k])
+                break;
+        }
+        plan->anchor_off[k] = buf->len;
+        err = put_pattern(buf, term, false);
+    }
+    for (size_t k = n_anchors; k < SEARCH_ANCHORS; k++)
+        plan->anchor_off[k] = plan->anchor_off[n_anchors - 1];
     return err == HB_ETOOLARGE ? HB_EINVAL : err;
 }
 
@@ -1278,32 +1350,36 @@ static const char *const order_sql[] = {
 };
 
 /* The WHERE clause of a topic list variant, from fixed fragments. Every variant takes $1
- * (category) and $2 (terms); an unused one is bound NULL and tested as such, because a prepared
- * statement must use each of its parameters. */
-static void topic_where(char *out, size_t cap, bool has_category, bool has_search)
+ * (category), $2 (other terms) and $3..$5 (anchors); an unused one is bound NULL and tested as
+ * such, because a prepared statement must use each of its parameters. */
+static void topic_where(char *out, size_t cap, bool has_category, enum search_kind kind)
 {
-    snprintf(out, cap, "WHERE %s AND %s",
+    snprintf(out, cap, "WHERE %s AND %s AND %s",
              has_category ? "t.category_id = $1::int8" : "$1::int8 IS NULL",
-             has_search ? "NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text($2::jsonb) "
-                          "s(term) WHERE strpos(lower(t.comment), lower(s.term)) = 0)"
-                        : "$2::jsonb IS NULL");
+             kind != SEARCH_NONE ? "NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text($2::jsonb) "
+                                   "s(pattern) WHERE t.comment NOT ILIKE s.pattern)"
+                                 : "$2::jsonb IS NULL",
+             kind == SEARCH_INDEXED
+                 ? "t.comment ILIKE $3::text AND t.comment ILIKE $4::text AND t.comment ILIKE "
+                   "$5::text"
+                 : "$3::text IS NULL AND $4::text IS NULL AND $5::text IS NULL");
 }
 
 static int pg_topic_list(struct hb_store_conn *conn, const struct hb_store_topic_query *q,
                          struct hb_store_page *page, struct hb_buf *json)
 {
     pg_conn *c = pgc(conn);
-    bool has_search = false;
-    int err = plan_search(c, q->search, &has_search);
+    struct search_plan plan;
+    int err = plan_search(c, q->search, &plan);
     if (err < 0)
         return end_op(c, NULL, err);
     bool has_category = q->category_id != 0;
-    int filters = has_category * 2 + has_search;
-    char where[256], rows_sql[1024], count_sql[512];
-    topic_where(where, sizeof(where), has_category, has_search);
+    int filters = has_category * 3 + (int)plan.kind;
+    char where[512], rows_sql[1024], count_sql[768];
+    topic_where(where, sizeof(where), has_category, plan.kind);
     snprintf(rows_sql, sizeof(rows_sql),
-             "SELECT " TOPIC_COLS " FROM " TOPIC_FROM " %s ORDER BY %s LIMIT $3::int8 OFFSET "
-             "$4::int8",
+             "SELECT " TOPIC_COLS " FROM " TOPIC_FROM " %s ORDER BY %s LIMIT $6::int8 OFFSET "
+             "$7::int8",
              where, order_sql[q->order]);
     snprintf(count_sql, sizeof(count_sql), "SELECT count(*) FROM bbs_topic t %s", where);
 
@@ -1313,16 +1389,19 @@ static int pg_topic_list(struct hb_store_conn *conn, const struct hb_store_topic
         p_i64(&p, q->category_id);
     else
         p_null(&p);
-    if (has_search) {
-        err = hb_buf_append_char(&c->scratch, '\0'); /* NUL-terminate the JSON for libpq */
-        p_lit(&p, c->scratch.data);
-    } else {
+    if (plan.kind != SEARCH_NONE)
+        p_lit(&p, c->scratch.data + plan.rest_off);
+    else
         p_null(&p);
+    for (int k = 0; k < SEARCH_ANCHORS; k++) {
+        if (plan.kind == SEARCH_INDEXED)
+            p_lit(&p, c->scratch.data + plan.anchor_off[k]);
+        else
+            p_null(&p);
     }
-    if (err == 0)
-        err = list(c, (struct stmt_ref){TOPIC_ROWS_SLOT + filters * 6 + (int)q->order, rows_sql},
-                   (struct stmt_ref){TOPIC_COUNTS_SLOT + filters, count_sql}, &p, page, emit_post,
-                   false, json);
+    err = list(c, (struct stmt_ref){TOPIC_ROWS_SLOT + filters * 6 + (int)q->order, rows_sql},
+               (struct stmt_ref){TOPIC_COUNTS_SLOT + filters, count_sql}, &p, page, emit_post,
+               false, json);
     return end_op(c, &p, err);
 }
 

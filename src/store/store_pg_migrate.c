@@ -14,6 +14,7 @@
  * SimpleJWT's jti_hex -> jti rename (checked against pg_dump of a `manage.py migrate` of
  * tests/e2e/django_models/ on PostgreSQL 15). */
 #include <stdio.h>
+#include <string.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -119,11 +120,25 @@ static const char instance_ddl[] =
 
 /* A word index over topic comments with the 'simple' configuration (lower-cased tokens, no
  * stemming, no stop words), for word search from SQL (Django's comment__search with
- * config='simple' uses it). The API's ?search= is a substring search and does not use it: see
- * the search comment in store_pg.c. */
+ * config='simple' uses it). The API's ?search= is a substring search and does not use it (it
+ * uses the trigram index of step 0006): see the search comment in store_pg.c. */
 static const char topic_search_ddl[] =
     "CREATE INDEX \"hiroba_topic_comment_tsv\" ON \"bbs_topic\" USING gin "
     "(to_tsvector('simple', \"comment\"));";
+
+/* A trigram index over topic comments for the API's substring search (comment ILIKE
+ * '%term%', see store_pg.c). pg_trgm is a trusted extension (PostgreSQL 13+), so a database
+ * owner, or any role with CREATE on the database, may create it. */
+#define TRGM_INDEX "hiroba_topic_comment_trgm"
+
+/* Why CREATE EXTENSION may be refused without the migration failing: insufficient_privilege,
+ * undefined_file (the contrib files are not installed), feature_not_supported. */
+static bool trgm_refusal(const PGresult *res)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    return state != NULL && (strcmp(state, "42501") == 0 || strcmp(state, "58P01") == 0 ||
+                             strcmp(state, "0A000") == 0);
+}
 
 /* Sets *found to whether the one-row query sql with text parameters a (and b) returns a row. */
 static int query_exists(struct hb_store__pg_conn *c, const char *sql, const char *a, const char *b,
@@ -242,6 +257,61 @@ static int migrate_simple(struct hb_store__pg_conn *c, const char *marker, const
     return record(c, step);
 }
 
+/* Step 0006: pg_trgm and the trigram index. If the role may not create the extension, the step
+ * is left out with one warning (search then scans, with the same results) and tried again by
+ * the next migrate; the savepoint keeps the refusal from aborting the other steps. The operator
+ * class is qualified with the extension's schema, which need not be on the search_path when an
+ * administrator installed it elsewhere. */
+static int migrate_trigram(struct hb_store__pg_conn *c, bool *changed)
+{
+    bool found = false;
+    int err = relation_exists(c, TRGM_INDEX, &found);
+    if (err < 0 || found)
+        return err;
+    err = hb_store__pg_exec(c, "SAVEPOINT hiroba_trgm");
+    if (err < 0)
+        return err;
+    PGresult *res = PQexec(c->pg, "CREATE EXTENSION IF NOT EXISTS pg_trgm");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        if (!trgm_refusal(res)) {
+            err = hb_store__pg_err(c, res, "migrate: pg_trgm");
+            PQclear(res);
+            return err;
+        }
+        hb_log_warn("migrate: cannot create extension pg_trgm (%s), so topic search scans "
+                    "instead of using a trigram index: %s",
+                    PQresultErrorField(res, PG_DIAG_SQLSTATE),
+                    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        PQclear(res);
+        return hb_store__pg_exec(c, "ROLLBACK TO SAVEPOINT hiroba_trgm");
+    }
+    PQclear(res);
+    err = hb_store__pg_exec(c, "RELEASE SAVEPOINT hiroba_trgm");
+    if (err < 0)
+        return err;
+    res = PQexec(c->pg, "SELECT quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN "
+                        "pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = "
+                        "'pg_trgm'");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        err = hb_store__pg_err(c, res, "migrate: pg_trgm schema");
+        PQclear(res);
+        return err < 0 ? err : HB_EDB;
+    }
+    char sql[512];
+    int n = snprintf(sql, sizeof(sql),
+                     "CREATE INDEX \"" TRGM_INDEX "\" ON \"bbs_topic\" USING gin (\"comment\" "
+                     "%s.gin_trgm_ops);",
+                     PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (n < 0 || (size_t)n >= sizeof(sql))
+        return HB_EDB;
+    err = hb_store__pg_exec(c, sql);
+    if (err < 0)
+        return err;
+    *changed = true;
+    return record(c, "0006_topic_trigram");
+}
+
 int hb_store__pg_migrate(struct hb_store__pg_conn *c)
 {
     bool changed = false, found = false;
@@ -269,6 +339,8 @@ int hb_store__pg_migrate(struct hb_store__pg_conn *c)
     if (err == 0)
         err =
             migrate_simple(c, "hiroba_presence", instance_ddl, "0005_instance_presence", &changed);
+    if (err == 0)
+        err = migrate_trigram(c, &changed);
     if (err == 0 && changed) {
         err = hb_store__pg_exec(c, "COMMIT");
         c->in_tx = false;

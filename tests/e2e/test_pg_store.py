@@ -86,7 +86,8 @@ def test_migrate_makes_djangos_schema(cluster, db):
                  "token_blacklist_outstandingtoken_user_id_83bc629a",
                  "token_blacklist_outstandingtoken_jti_hex_d9bdf6f7_uniq",
                  "hiroba_bbs_topic_author_id", "hiroba_chat_chatlog_author_id",
-                 "hiroba_login_failure_scope_key_failed_at", "hiroba_topic_comment_tsv"):
+                 "hiroba_login_failure_scope_key_failed_at", "hiroba_topic_comment_tsv",
+                 "hiroba_topic_comment_trgm"):
         assert want in indexes, (want, indexes)
     # headcount >= 0 is enforced by the database.
     r = subprocess.run(cluster._psql_cmd(name, "INSERT INTO chat_room (created_at, name, "
@@ -95,7 +96,10 @@ def test_migrate_makes_djangos_schema(cluster, db):
     assert r.returncode != 0 and b"chat_room_headcount_check" in r.stderr
     assert q("SELECT name FROM hiroba_migrations ORDER BY name").splitlines() == [
         "0001_django_tables", "0002_author_id", "0003_topic_search", "0004_login_failure",
-        "0005_instance_presence"]
+        "0005_instance_presence", "0006_topic_trigram"]
+    assert q("SELECT indexdef FROM pg_indexes WHERE indexname = 'hiroba_topic_comment_trgm'") == \
+        "CREATE INDEX hiroba_topic_comment_trgm ON public.bbs_topic USING gin (comment " \
+        "gin_trgm_ops)"
     assert q("SELECT count(*) FROM pg_class WHERE relname IN ('hiroba_instance', "
              "'hiroba_presence')") == "2"
 
@@ -123,7 +127,7 @@ def test_two_migrates_at_once(cluster, db):
              for _ in range(3)]
     outs = [p.communicate(timeout=60)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outs
-    assert cluster.psql(name, "SELECT count(*) FROM hiroba_migrations") == "5"
+    assert cluster.psql(name, "SELECT count(*) FROM hiroba_migrations") == "6"
 
 
 # What Django 3.2's `migrate` makes on PostgreSQL (serial ids, not identity columns), trimmed to
@@ -289,3 +293,135 @@ def test_chat_group_commit_keeps_every_message_in_order(cluster, db, server_fact
                           "GROUP BY xmin::text ORDER BY 1 DESC LIMIT 1").split("|")
     print("largest transaction: %s messages in %s rooms" % tuple(per_tx))
     assert int(per_tx[0]) > 1, "no transaction stored more than one message"
+
+
+# Topics for the search tests: (comment, how many copies). The filler makes the table big enough
+# for the index to matter; the rest are the cases API.md §7.3's substring semantics must get right.
+SEARCH_ROWS = [
+    ("Hello World from hiroba", 1), ("hello there", 1), ("HELLO again, WORLD", 1),
+    ("日本語のテキストです", 1), ("東京の天気は晴れ", 1), ("I write C++ daily", 1),
+    ("c and c# and go", 1), ("100% sure", 1), ("1000 items", 1), ("snake a_b case", 1),
+    ("aXb is not a_b", 1), ("back\\slash path", 1), ("ünïcödé Straße", 1),
+]
+SEARCHES = ["hello", "HeLLo world", "ell", "日本語", "テキスト", "京の天", "c++", "C++ daily", "100%",
+            "%", "a_b", "_", "back\\slash", "\\", "filler", "filler 1234", "o", "zzz-none",
+            "straße", '"hello there"', "world,hello", "hello　world"]
+
+
+def fill_topics(cluster, name):
+    cluster.psql(name, "INSERT INTO bbs_category (name) VALUES ('c')")
+    values = ", ".join("(now(), %s, 1)" % conftest._pg_literal(text)
+                       for text, n in SEARCH_ROWS for _ in range(n))
+    cluster.psql(name, "INSERT INTO bbs_topic (created_at, comment, category_id) VALUES " + values)
+    cluster.psql(name, "INSERT INTO bbs_topic (created_at, comment, category_id) SELECT now(), "
+                 "'filler topic number ' || i || ' ' || md5(i::text), 1 FROM "
+                 "generate_series(1, 3000) i")
+    cluster.psql(name, "VACUUM ANALYZE bbs_topic")  # flushes the GIN pending list
+
+
+def expected_ids(cluster, name, search):
+    """The ids whose comment contains every term as a substring, case-insensitively, computed
+    here from the rows (terms split as API.md §7.3 says, for the searches above)."""
+    rows = cluster.psql(name, "SELECT id, comment FROM bbs_topic ORDER BY id").splitlines()
+    if search.startswith('"'):
+        terms = [search.strip('"')]
+    else:
+        terms = [t for t in search.replace(",", " ").replace("\u3000", " ").split() if t]
+    out = []
+    for row in rows:
+        id_, comment = row.split("|", 1)
+        if all(t.lower() in comment.lower() for t in terms):
+            out.append(int(id_))
+    return out
+
+
+def search_ids(s, h, search):
+    r = requests.get(s.url + "/api/topics/", headers=h, params={"search": search})
+    assert r.status_code == 200, r.text
+    return [t["id"] for t in r.json()]
+
+
+def check_searches(cluster, name, s, h):
+    for search in SEARCHES:
+        want = expected_ids(cluster, name, search)
+        assert search_ids(s, h, search) == want, search
+        r = requests.get(s.url + "/api/topics/", headers=h, params={"search": search, "page": 1})
+        assert r.status_code == 200, r.text
+        assert r.json()["count"] == len(want), search
+
+
+def test_search_uses_the_trigram_index(cluster, db, server_factory):
+    """The server's own search statements, as auto_explain logs them, read the pg_trgm index
+    (enable_seqscan=off for this database), and give exactly the substring matches."""
+    name, url = db
+    assert migrate(url).returncode == 0
+    fill_topics(cluster, name)
+    cluster.psql(name, "ALTER DATABASE %s SET session_preload_libraries = 'auto_explain'; "
+                 "ALTER DATABASE %s SET auto_explain.log_min_duration = 0; "
+                 "ALTER DATABASE %s SET enable_seqscan = off" % (name, name, name))
+    with open(cluster.log_path, "rb") as f:
+        f.seek(0, 2)
+        log_start = f.tell()
+    s = server_factory(database=url)
+    h = login(s, "alice")
+    marker = "zq" + uuid.uuid4().hex[:10]  # a term of its own, to find its plan in the log
+    cluster.psql(name, "INSERT INTO bbs_topic (created_at, comment, category_id) VALUES (now(), "
+                 "'find %s here: 広場の検索', 1)" % marker)
+    cluster.psql(name, "VACUUM ANALYZE bbs_topic")
+    # The first run of a prepared statement gets a custom plan, which shows the patterns.
+    assert len(search_ids(s, h, "FIND " + marker.upper() + " 広場の検索 he")) == 1
+    check_searches(cluster, name, s, h)
+    with open(cluster.log_path, "rb") as f:
+        f.seek(log_start)
+        log = f.read().decode("utf-8", "replace")
+    plans = [e for e in log.split("LOG:  duration:") if "FROM bbs_topic t" in e and "ILIKE" in e]
+    mine = [p for p in plans if "Index Cond" in p and marker.upper() in p]
+    assert len(mine) == 1, log[-4000:]
+    # The three longest terms are index conditions; the short one is checked on what they found.
+    cond = mine[0].split("Bitmap Index Scan on hiroba_topic_comment_trgm")[1]
+    for pattern in ("'%%%s%%'" % marker.upper(), "'%広場の検索%'", "'%FIND%'"):
+        assert pattern in cond.split("\n", 2)[1], mine[0]
+    # Japanese text has trigrams (the cluster's ctype classifies it as letters).
+    assert cluster.psql(name, "SELECT cardinality(show_trgm('日本語のテキスト'))") == "9"
+    used = sum("Bitmap Index Scan on hiroba_topic_comment_trgm" in p for p in plans)
+    print("%d of %d search plans read hiroba_topic_comment_trgm" % (used, len(plans)))
+
+
+def test_search_without_pg_trgm_privilege(cluster, db, server_factory):
+    """A role that may not CREATE EXTENSION still migrates (one warning, no index, step 0006 left
+    for later) and searches by scanning with the same results; a later migrate by a role that may
+    adds the index, and the results stay the same."""
+    name, url = db
+    role = "noext_" + uuid.uuid4().hex[:8]
+    cluster.psql(name, "CREATE ROLE %s LOGIN; GRANT CREATE ON SCHEMA public TO %s" % (role, role))
+    try:
+        role_url = url.replace("://%s@" % cluster.user, "://%s@" % role)
+        assert role_url != url
+        r = migrate(role_url)
+        out = r.stdout.decode()
+        assert r.returncode == 0, out
+        warnings = [line for line in out.splitlines() if "pg_trgm" in line]
+        assert len(warnings) == 1 and "42501" in warnings[0], out
+        assert cluster.psql(name, "SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'") \
+            == "0"
+        assert cluster.psql(name, "SELECT count(*) FROM pg_indexes WHERE indexname = "
+                            "'hiroba_topic_comment_trgm'") == "0"
+        assert cluster.psql(name, "SELECT name FROM hiroba_migrations ORDER BY name").splitlines() \
+            == ["0001_django_tables", "0002_author_id", "0003_topic_search",
+                "0004_login_failure", "0005_instance_presence"]
+        fill_topics(cluster, name)
+        s = server_factory(database=role_url)
+        h = login(s, "alice")
+        check_searches(cluster, name, s, h)
+        # The database owner's migrate completes the step; the running server's statements are
+        # planned again and answer the same.
+        r = migrate(url)
+        assert r.returncode == 0, r.stdout
+        assert b"pg_trgm" not in r.stdout
+        assert cluster.psql(name, "SELECT count(*) FROM hiroba_migrations WHERE name = "
+                            "'0006_topic_trigram'") == "1"
+        check_searches(cluster, name, s, h)
+        s.stop()
+    finally:
+        cluster.drop_database(name)
+        cluster.psql("postgres", "DROP ROLE %s" % role)
