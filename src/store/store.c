@@ -45,6 +45,10 @@ int hb_store_open(const char *url, const struct hb_store_options *opts, struct h
     if (store->opts.busy_timeout_ms <= 0)
         store->opts.busy_timeout_ms = DEFAULT_BUSY_TIMEOUT_MS;
     atomic_init(&store->fault_countdown, 0);
+    static atomic_long generations;
+    store->generation = atomic_fetch_add(&generations, 1) + 1;
+    store->writers_per_thread = ops == &hb_store__pg_ops;
+    pthread_mutex_init(&store->writers_lock, NULL);
 
     int err = ops->open(store, url);
     if (err < 0) {
@@ -68,6 +72,9 @@ void hb_store_destroy(struct hb_store *store)
         return;
     if (store->writer != NULL)
         store->ops->conn_close(store->writer);
+    for (int i = 0; i < store->n_thread_writers; i++)
+        store->ops->conn_close(store->thread_writers[i]);
+    pthread_mutex_destroy(&store->writers_lock);
     store->ops->close(store);
     free(store);
 }
@@ -79,7 +86,23 @@ const char *hb_store_backend_name(const struct hb_store *store)
 
 struct hb_store_conn *hb_store_writer(struct hb_store *store)
 {
-    return store->writer;
+    static _Thread_local long tw_generation;
+    static _Thread_local struct hb_store_conn *tw_conn;
+    if (!store->writers_per_thread)
+        return store->writer;
+    if (tw_generation == store->generation)
+        return tw_conn;
+    struct hb_store_conn *conn = NULL;
+    pthread_mutex_lock(&store->writers_lock);
+    if (store->n_thread_writers < HB_STORE_THREAD_WRITERS_MAX &&
+        store->ops->conn_open(store, true, &conn) == 0)
+        store->thread_writers[store->n_thread_writers++] = conn;
+    pthread_mutex_unlock(&store->writers_lock);
+    /* Past the limit, or with the database unreachable: the shared writer, whose mutex
+     * serialises its callers. */
+    tw_conn = conn != NULL ? conn : store->writer;
+    tw_generation = store->generation;
+    return tw_conn;
 }
 
 int hb_store_reader_open(struct hb_store *store, struct hb_store_conn **out)

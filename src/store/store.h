@@ -18,6 +18,9 @@
  * a multi-statement write (a cascade, a token rotation) run as one BEGIN IMMEDIATE transaction.
  * SQLite allows one writer at a time anyway, so a pool of writer connections would only trade
  * the mutex for busy-waiting. busy_timeout still covers other processes sharing the file.
+ * PostgreSQL takes concurrent writers (its row locks order what must be ordered), so there
+ * hb_store_writer() gives each calling thread a writer connection of its own, opened on first
+ * use and closed by hb_store_destroy().
  * A reader's mutex is uncontended (one worker) and costs a few nanoseconds.
  *
  * Errors: 0 on success, or a negative code: HB_ENOTFOUND (no such row, or page), HB_EEXIST

@@ -15,13 +15,22 @@
 #include "core/str.h"
 #include "store/store.h"
 
+#define HB_STORE_THREAD_WRITERS_MAX 256
+
 struct hb_store {
     const struct hb_store_ops *ops;
     struct hb_store_options opts;
     void *backend;                /* the backend's per-database state */
     struct hb_store_conn *writer; /* opened by hb_store_open() */
     bool readers_share_writer;    /* set by the backend (:memory:) */
-    atomic_long fault_countdown;  /* hb_store_inject_fault(): > 0 counts calls down */
+    /* A server database (PostgreSQL) takes concurrent writers: each thread that asks for the
+     * writer gets its own connection (thread_writers), so pool threads write in parallel. */
+    bool writers_per_thread;
+    long generation; /* tells this store from an older one at the same address */
+    pthread_mutex_t writers_lock;
+    struct hb_store_conn *thread_writers[HB_STORE_THREAD_WRITERS_MAX];
+    int n_thread_writers;
+    atomic_long fault_countdown; /* hb_store_inject_fault(): > 0 counts calls down */
     int fault_err;
 };
 

@@ -111,6 +111,14 @@
     X(ST_CATEGORY_COUNT, "SELECT count(*) FROM bbs_category")                                      \
     X(ST_CATEGORY_GET, "SELECT " CATEGORY_COLS " FROM " CATEGORY_FROM " WHERE c.id = $1::int8")    \
     X(ST_CATEGORY_EXISTS, "SELECT 1 FROM bbs_category WHERE id = $1::int8")                        \
+    /* Parents are locked: FOR SHARE by an insert under them, FOR UPDATE by a cascade, so a        \
+     * cascade never misses a child committed while it ran (READ COMMITTED, several writers). */   \
+    X(ST_CATEGORY_SHARE, "SELECT 1 FROM bbs_category WHERE id = $1::int8 FOR SHARE")               \
+    X(ST_CATEGORY_LOCK, "SELECT 1 FROM bbs_category WHERE id = $1::int8 FOR UPDATE")               \
+    X(ST_CATEGORY_LOCK_TOPICS,                                                                     \
+      "SELECT id FROM bbs_topic WHERE category_id = $1::int8 ORDER BY id FOR UPDATE")              \
+    X(ST_TOPIC_SHARE, "SELECT 1 FROM bbs_topic WHERE id = $1::int8 FOR SHARE")                     \
+    X(ST_TOPIC_LOCK, "SELECT 1 FROM bbs_topic WHERE id = $1::int8 FOR UPDATE")                     \
     X(ST_CATEGORY_INSERT,                                                                          \
       "INSERT INTO bbs_category (name, author_id) VALUES ($1, " AUTHOR(2) ") RETURNING id")        \
     X(ST_CATEGORY_UPDATE, "UPDATE bbs_category SET name = $2 WHERE id = $1::int8")                 \
@@ -1201,7 +1209,9 @@ static int pg_category_delete(struct hb_store_conn *conn, int64_t id, struct hb_
     PGresult *res = NULL;
     int err = begin_write(c);
     if (err == 0)
-        err = exists_by_id(c, ST_CATEGORY_EXISTS, id);
+        err = exists_by_id(c, ST_CATEGORY_LOCK, id);
+    if (err == 0)
+        err = run_by(c, ST_CATEGORY_LOCK_TOPICS, id, NULL);
     if (err == 0 && topic_ids != NULL) {
         err = run_by(c, ST_CATEGORY_TOPIC_IDS, id, &res);
         for (int i = 0; err == 0 && i < PQntuples(res); i++) {
@@ -1421,7 +1431,7 @@ static int pg_post_get(struct hb_store_conn *conn, bool is_reply, int64_t id,
 /* HB_ECONFLICT unless the parent (category of a topic, topic of a reply) exists. */
 static int check_parent(pg_conn *c, bool is_reply, int64_t parent_id)
 {
-    int err = exists_by_id(c, post_stmt(is_reply, ST_CATEGORY_EXISTS, ST_TOPIC_EXISTS), parent_id);
+    int err = exists_by_id(c, post_stmt(is_reply, ST_CATEGORY_SHARE, ST_TOPIC_SHARE), parent_id);
     return err == HB_ENOTFOUND ? HB_ECONFLICT : err;
 }
 
@@ -1480,6 +1490,8 @@ static int pg_post_delete(struct hb_store_conn *conn, bool is_reply, int64_t id,
     if (err == 0)
         err = get_by_id(c, post_stmt(is_reply, ST_TOPIC_GET, ST_REPLY_GET), id, emit_post, is_reply,
                         meta, NULL);
+    if (err == 0 && !is_reply)
+        err = exists_by_id(c, ST_TOPIC_LOCK, id);
     if (err == 0 && !is_reply)
         err = run_by(c, ST_TOPIC_DELETE_REPLIES, id, NULL);
     if (err == 0)

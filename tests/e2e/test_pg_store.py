@@ -195,7 +195,9 @@ def test_django_made_database_is_used_as_is(cluster, db, server_factory):
 
 def test_reconnects_after_sessions_are_killed(cluster, db, server_factory):
     name, url = db
-    s = server_factory(database=url)
+    # One pool thread: its reader and writer connections (one each per thread) are the ones
+    # killed, so the requests after the kill must reconnect rather than open fresh ones.
+    s = server_factory(database=url, env={"UV_THREADPOOL_SIZE": "1"})
     h = login(s, "alice")
     r = requests.post(s.url + "/api/categories/", headers=h, json={"name": "before"})
     assert r.status_code == 201, r.text
