@@ -9,9 +9,11 @@
 #include "store/store_sqlite.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -179,9 +181,25 @@ _Static_assert(N_STMTS <= HB_SQ_MAX_STMTS, "raise HB_SQ_MAX_STMTS");
 
 typedef struct hb_store__sqlite_conn sq_conn;
 
+/* Checkpoints run on a thread of their own, never inside a commit: SQLite's automatic one copies
+ * the WAL into the database file and fsyncs it in whichever commit crosses the threshold, which
+ * stalls that commit (and every chat message queued behind it) for milliseconds. The writer's
+ * WAL hook only signals this thread; a PASSIVE checkpoint never blocks writers or readers. */
+#define CKPT_PAGES       1000 /* SQLite's own default threshold */
+#define CKPT_INTERVAL_MS 1000
+
+struct sq_checkpointer {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    sqlite3 *db; /* the thread's own connection */
+    bool is_running, stop, is_due;
+};
+
 struct sq_store {
     char *path;
     bool is_memory;
+    struct sq_checkpointer ckpt;
 };
 
 static sq_conn *sq(struct hb_store_conn *conn)
@@ -587,11 +605,101 @@ static int sq_open(struct hb_store *store, const char *url)
     return 0;
 }
 
+static void *checkpoint_main(void *arg)
+{
+    struct sq_store *s = arg;
+    struct sq_checkpointer *k = &s->ckpt;
+    sqlite3 *db = k->db;
+    pthread_mutex_lock(&k->lock);
+    while (!k->stop) {
+        if (!k->is_due) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += CKPT_INTERVAL_MS / 1000;
+            (void)pthread_cond_timedwait(&k->wake, &k->lock, &until);
+            if (k->stop)
+                break;
+        }
+        k->is_due = false;
+        pthread_mutex_unlock(&k->lock);
+        int n_log = 0, n_done = 0;
+        int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &n_log, &n_done);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+            hb_log_warn("checkpoint '%s': %s", s->path, sqlite3_errmsg(db));
+        pthread_mutex_lock(&k->lock);
+    }
+    pthread_mutex_unlock(&k->lock);
+    return NULL;
+}
+
+/* The writer's WAL hook, after each commit: signals the checkpoint thread past the threshold. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int n_pages)
+{
+    struct sq_checkpointer *k = arg;
+    (void)db;
+    (void)name;
+    if (n_pages >= CKPT_PAGES) {
+        pthread_mutex_lock(&k->lock);
+        k->is_due = true;
+        pthread_cond_signal(&k->wake);
+        pthread_mutex_unlock(&k->lock);
+    }
+    return SQLITE_OK;
+}
+
+static void checkpointer_start(struct sq_store *s, sqlite3 *writer)
+{
+    struct sq_checkpointer *k = &s->ckpt;
+    if (k->is_running)
+        return;
+    /* Without the thread, SQLite's automatic checkpoint stays in place. */
+    /* A connection learns the file is in WAL mode when it first reads it: read once now. */
+    if (sqlite3_open_v2(s->path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(k->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK) {
+        hb_log_warn("open '%s': checkpoints stay in commits: %s", s->path,
+                    k->db ? sqlite3_errmsg(k->db) : "out of memory");
+        sqlite3_close_v2(k->db);
+        k->db = NULL;
+        return;
+    }
+    pthread_mutex_init(&k->lock, NULL);
+    pthread_cond_init(&k->wake, NULL);
+    k->stop = k->is_due = false;
+    k->is_running = pthread_create(&k->thread, NULL, checkpoint_main, s) == 0;
+    if (k->is_running) {
+        sqlite3_wal_hook(writer, on_wal_commit, k); /* replaces the automatic checkpoint */
+    } else {
+        pthread_cond_destroy(&k->wake);
+        pthread_mutex_destroy(&k->lock);
+        sqlite3_close_v2(k->db);
+        k->db = NULL;
+    }
+}
+
+static void checkpointer_stop(struct sq_store *s)
+{
+    struct sq_checkpointer *k = &s->ckpt;
+    if (!k->is_running)
+        return;
+    pthread_mutex_lock(&k->lock);
+    k->stop = true;
+    pthread_cond_signal(&k->wake);
+    pthread_mutex_unlock(&k->lock);
+    pthread_join(k->thread, NULL);
+    sqlite3_close_v2(k->db);
+    k->db = NULL;
+    pthread_cond_destroy(&k->wake);
+    pthread_mutex_destroy(&k->lock);
+    k->is_running = false;
+}
+
 static void sq_close(struct hb_store *store)
 {
     struct sq_store *s = store->backend;
     if (s == NULL)
         return;
+    checkpointer_stop(s);
     free(s->path);
     free(s);
     store->backend = NULL;
@@ -646,6 +754,8 @@ static int sq_conn_open(struct hb_store *store, bool is_writer, struct hb_store_
             err = hb_store__sqlite_err(c, sqlite3_errcode(c->db), "journal_mode");
         }
         sqlite3_finalize(st);
+        if (err == 0)
+            checkpointer_start(s, c->db);
     }
     if (err < 0) {
         hb_log_error("open '%s': %s", s->path, hb_strerror(err));

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1097,6 +1098,27 @@ HB_TEST(store, rooms)
     ASSERT_EQ_INT(hb_store_room_delete(f.w, 1, &meta), HB_ENOTFOUND);
     ASSERT_EQ_INT(hb_store_room_get(f.r, 1, &meta, &f.json), HB_ENOTFOUND);
     ASSERT_EQ_INT(hb_store_room_get(f.r, 2, &meta, NULL), 0);
+    fx_close(&f);
+}
+
+/* Checkpoints happen on the store's own thread, not in a commit: after a burst of commits the
+ * database file grows (the WAL's pages copied in) without any further write. */
+HB_TEST(store, checkpoints_off_the_commit_path)
+{
+    struct fx f;
+    fx_open(&f);
+    int64_t lobby = make_room(&f, "lobby");
+    struct stat before, after;
+    ASSERT_EQ_INT(stat(f.path, &before), 0);
+    for (int i = 0; i < 1200; i++) /* each commit appends at least one WAL frame */
+        ASSERT_EQ_INT(hb_store_chatlog_create(f.w, lobby, HB_STR("ping"), 0, NULL, NULL, NULL), 0);
+    bool grew = false;
+    for (int i = 0; i < 300 && !grew; i++) {
+        usleep(10000);
+        ASSERT_EQ_INT(stat(f.path, &after), 0);
+        grew = after.st_size > before.st_size;
+    }
+    ASSERT(grew);
     fx_close(&f);
 }
 
