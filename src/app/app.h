@@ -148,9 +148,10 @@ void hb_app_field_error(struct hb_http_response *res, const char *field, const c
 /* `hiroba serve ARGS`: runs the server until a signal. Returns the process exit code. */
 int hb_app_serve_main(int argc, char **argv);
 
-/* Brackets a password hash or verify on a pool thread: at most half the cores hash at once. */
-void hb_app_hash_begin(void);
-void hb_app_hash_end(void);
+/* Runs fn(arg), a password hash or verify: at most half the cores hash at once, at nice 19.
+ * Inside an API fiber (PostgreSQL) it runs on the thread pool while the fiber waits, so the
+ * loop never hashes; on a pool thread it runs right there. */
+void hb_app_hash_run(void (*fn)(void *arg), void *arg);
 
 /* Starts and stops the hourly purge of expired tokens and old login failures (app_purge.c). */
 void hb_app_purge_start(struct hb_store *store);

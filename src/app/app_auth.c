@@ -36,7 +36,7 @@ static void hash_slots_init(void)
     sem_init(&hash_slots, 0, ncpu > 3 ? (unsigned)(ncpu / 2) : 1u);
 }
 
-void hb_app_hash_begin(void)
+static void hash_begin(void)
 {
     pthread_once(&hash_slots_once, hash_slots_init);
     while (sem_wait(&hash_slots) != 0)
@@ -45,12 +45,31 @@ void hb_app_hash_begin(void)
     (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 }
 
-void hb_app_hash_end(void)
+static void hash_end(void)
 {
     /* Back to normal for the database work this pool thread does next (an unprivileged process
      * may not be allowed to: the thread then stays nice, which costs only its own latency). */
     (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 0);
     sem_post(&hash_slots);
+}
+
+struct hash_call {
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+static void hash_call_run(void *arg)
+{
+    struct hash_call *call = arg;
+    hash_begin();
+    call->fn(call->arg);
+    hash_end();
+}
+
+void hb_app_hash_run(void (*fn)(void *arg), void *arg)
+{
+    struct hash_call call = {fn, arg};
+    hb_net_fiber_offload(hash_call_run, &call);
 }
 
 static int64_t now_us(void)
@@ -110,6 +129,34 @@ struct login_job {
     char access[HB_JWT_ENCODED_MAX];
 };
 
+struct verify_call {
+    struct login_job *job;
+    struct hb_store_user *u;
+    const struct hb_password_params *params;
+    int err;    /* in: the user lookup's; out: the verdict */
+    char *hash; /* rehash: the new hash, HB_PASSWORD_ENCODED_MAX + 1 bytes */
+};
+
+static void verify_run(void *arg)
+{
+    struct verify_call *call = arg;
+    struct login_job *job = call->job;
+    if (call->err == 0 && call->u->is_active && hb_password_is_usable(call->u->password)) {
+        call->err = hb_password_verify(job->password, job->password_len, call->u->password);
+    } else {
+        /* Unknown, inactive or unusable: the same work, the same answer (API.md §3.2). */
+        (void)hb_password_verify_dummy(call->params, job->password, job->password_len);
+        call->err = call->err == 0 || call->err == HB_ENOTFOUND ? HB_EAUTH : call->err;
+    }
+}
+
+static void rehash_run(void *arg)
+{
+    struct verify_call *call = arg;
+    call->err = hb_password_hash(call->params, call->job->password, call->job->password_len,
+                                 call->hash, HB_PASSWORD_ENCODED_MAX + 1);
+}
+
 static void login_work(void *arg)
 {
     struct login_job *job = arg;
@@ -120,16 +167,10 @@ static void login_work(void *arg)
     int64_t t = now_us();
 
     hb_password_params_init(&params);
-    int err = hb_store_user_get_by_username(db, hb_str_from(job->username), u);
-    hb_app_hash_begin();
-    if (err == 0 && u->is_active && hb_password_is_usable(u->password)) {
-        err = hb_password_verify(job->password, job->password_len, u->password);
-    } else {
-        /* Unknown, inactive or unusable: the same work, the same answer (API.md §3.2). */
-        (void)hb_password_verify_dummy(&params, job->password, job->password_len);
-        err = err == 0 || err == HB_ENOTFOUND ? HB_EAUTH : err;
-    }
-    hb_app_hash_end();
+    struct verify_call call = {.job = job, .u = u, .params = &params};
+    call.err = hb_store_user_get_by_username(db, hb_str_from(job->username), u);
+    hb_app_hash_run(verify_run, &call);
+    int err = call.err;
     if (err == HB_EAUTH) {
         (void)hb_store_throttle_record(db, HB_STORE_THROTTLE_ACCOUNT, hb_str_from(job->username),
                                        t);
@@ -144,10 +185,9 @@ static void login_work(void *arg)
     (void)hb_store_throttle_clear(db, HB_STORE_THROTTLE_ACCOUNT, hb_str_from(job->username));
     if (hb_password_needs_rehash(u->password, &params)) {
         char hash[HB_PASSWORD_ENCODED_MAX + 1];
-        hb_app_hash_begin();
-        int herr = hb_password_hash(&params, job->password, job->password_len, hash, sizeof(hash));
-        hb_app_hash_end();
-        if (herr == 0)
+        call.hash = hash;
+        hb_app_hash_run(rehash_run, &call);
+        if (call.err == 0)
             (void)hb_store_user_set_password(db, u->id, hb_str_from(hash));
     }
     int64_t now = t / 1000000;

@@ -39,6 +39,8 @@ static const struct setting settings[] = {
      "worker threads, each with its own event loop (default: number of cores)"},
     {"database", "DATABASE_URL", "sqlite:///hiroba.sqlite3", K_STR, OFF(database), S_ALL, false,
      "database URL: sqlite:///path or postgres://..."},
+    {"db-conns", "HIROBA_DB_CONNS", "8", K_INT, OFF(db_conns), S_SERVE, false,
+     "PostgreSQL: connections per worker for API requests (1-64)"},
     {"redis", "REDIS_URL", NULL, K_STR, OFF(redis), S_SERVE, false,
      "Redis URL for several instances (unset: single instance)"},
     {"secret-key", "HIROBA_SECRET_KEY", NULL, K_STR, OFF(secret_key), S_SERVE, true,

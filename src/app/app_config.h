@@ -27,6 +27,7 @@ struct hb_app_config {
     bool access_log;
     int max_connections;
     int drain_timeout_ms;
+    int db_conns; /* PostgreSQL connections per worker for the API's fibers */
     bool durable;
     bool print_config;
     char *username; /* createsuperuser */

@@ -128,15 +128,26 @@ struct register_job {
     int rc;
 };
 
+struct hash_job {
+    struct register_job *job;
+    char hash[HB_PASSWORD_ENCODED_MAX + 1];
+};
+
+static void hash_run(void *arg)
+{
+    struct hash_job *h = arg;
+    struct hb_password_params params;
+    hb_password_params_init(&params);
+    h->job->rc =
+        hb_password_hash(&params, h->job->password, h->job->password_len, h->hash, sizeof(h->hash));
+}
+
 static void register_work(void *arg)
 {
     struct register_job *job = arg;
-    struct hb_password_params params;
-    char hash[HB_PASSWORD_ENCODED_MAX + 1];
-    hb_password_params_init(&params);
-    hb_app_hash_begin();
-    job->rc = hb_password_hash(&params, job->password, job->password_len, hash, sizeof(hash));
-    hb_app_hash_end();
+    struct hash_job h = {.job = job};
+    hb_app_hash_run(hash_run, &h);
+    const char *hash = h.hash;
     memset(job->password, 0, job->password_len);
     if (job->rc < 0)
         return;

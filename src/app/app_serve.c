@@ -70,6 +70,8 @@ static int n_pool_readers;
 
 struct hb_store_conn *hb_app_reader(void)
 {
+    if (hb_fiber_current() != NULL)
+        return hb_store_writer(serve_store); /* the fiber's own connection */
     if (worker_reader != NULL)
         return worker_reader;
     struct hb_store_conn *conn = NULL;
@@ -109,13 +111,15 @@ static void on_worker_stop(struct hb_net_worker *worker, void *ctx)
     if (worker_reader != hb_store_writer(app->store))
         hb_store_reader_close(worker_reader);
     worker_reader = NULL;
+    hb_store_thread_release(app->store);
+    hb_fiber_thread_release();
     hb_app_ws_worker_stop(worker);
     hb_http_server_worker_stop(worker);
 }
 
 int hb_app_store_open(const struct hb_app_config *cfg, struct hb_store **out)
 {
-    struct hb_store_options opts = {.is_durable = cfg->durable};
+    struct hb_store_options opts = {.is_durable = cfg->durable, .fiber_conns = cfg->db_conns};
     struct hb_store *store = NULL;
     char shown[512];
     (void)hb_app_config_url_display(cfg->database, shown, sizeof(shown));
@@ -203,14 +207,19 @@ int hb_app_serve_main(int argc, char **argv)
         .allowed_hosts = n_hosts > 0 ? (const char *const *)app.allowed_hosts : NULL,
         .n_allowed_hosts = n_hosts,
         .app = &app,
-        /* libpq waits on the network: keep those waits off the loops (SQLite reads are short
-         * local page reads, cheaper on the loop than a hop to the pool). */
+        /* libpq waits on the network: those handlers run as fibers whose waits park them on
+         * the loop (SQLite reads are short local page reads, cheapest straight on the loop). */
         .offload_handlers = strcmp(hb_store_backend_name(app.store), "sqlite") != 0,
     };
-    /* The tests run the SQLite suite this way too, so the offload path has no blind spot. */
+    app.http.offload_in_fibers = app.http.offload_handlers;
+    /* HIROBA_OFFLOAD_HANDLERS=pool runs them on the thread pool instead (PostgreSQL), =1 makes
+     * the SQLite suite take that path too, so it has no blind spot; =0 keeps them on the loop. */
     const char *force = getenv("HIROBA_OFFLOAD_HANDLERS");
-    if (force != NULL && force[0] != '\0')
+    if (force != NULL && force[0] != '\0') {
         app.http.offload_handlers = strcmp(force, "0") != 0;
+        app.http.offload_in_fibers =
+            app.http.offload_in_fibers && strcmp(force, "pool") != 0 && strcmp(force, "1") != 0;
+    }
     serve_store = app.store;
     if (app.http.offload_handlers) {
         char n[16];

@@ -48,8 +48,8 @@ struct hconn {
     bool peer_eof;                  /* the client half-closed: answer what it sent, then close */
     hb_http_upgrade_cb *upgrade_cb; /* set by hb_http_server_upgrade(): hand the conn over */
     void *upgrade_data;
-    /* Offloaded handlers (cfg->offload_handlers): the route runs on a pool thread. */
-    bool is_offloaded; /* a pool thread owns req and res until offload_done */
+    /* Offloaded handlers (cfg->offload_handlers): the route runs on a pool thread or a fiber. */
+    bool is_offloaded; /* the pool thread or fiber owns req and res until offload_done */
     bool is_orphan;    /* the connection closed meanwhile: offload_done frees hc */
     bool offload_rc;   /* run_route's result */
     int (*then)(struct hb_http_request *req, struct hb_http_response *res, void *arg);
@@ -57,7 +57,6 @@ struct hconn {
 };
 
 /* The connection whose handler this pool thread is running, if any. */
-static _Thread_local struct hconn *offloaded_here;
 
 static const struct hb_http_server_config *cfg;
 
@@ -378,17 +377,16 @@ done_for_nobody(int (*done)(struct hb_http_request *, struct hb_http_response *,
 }
 
 /* ---- offloaded handlers ----
- * With a store whose calls block on the network (PostgreSQL), API routes run on the thread
- * pool: a handler's store reads then never hold up the loop. The loop does not touch req and
- * res meanwhile (the connection is busy); work the handler queues runs at once on the same pool
- * thread, and its done callback runs on the loop afterwards, as it would have. */
+ * With a store whose calls wait on the network (PostgreSQL), API routes run as fibers on the
+ * loop (their waits park the fiber) or on the thread pool: a handler's store calls then never
+ * hold up the loop. The loop does not touch req and res meanwhile (the connection is busy); work
+ * the handler queues runs at once in the same fiber or pool thread, and its done callback runs
+ * on the loop afterwards, as it would have. */
 
 static void offload_work(void *arg)
 {
     struct hconn *hc = arg;
-    offloaded_here = hc;
     hc->offload_rc = run_route(hc);
-    offloaded_here = NULL;
 }
 
 static void offload_done(struct hb_conn *conn, void *arg)
@@ -415,7 +413,10 @@ static void offload_done(struct hb_conn *conn, void *arg)
 static void offload(struct hconn *hc)
 {
     hc->is_offloaded = true;
-    hb_conn_queue_work(hc->conn, offload_work, offload_done, hc);
+    if (cfg->offload_in_fibers)
+        hb_conn_run_fiber(hc->conn, offload_work, offload_done, hc);
+    else
+        hb_conn_queue_work(hc->conn, offload_work, offload_done, hc);
 }
 
 /* Routes and runs one parsed request. Returns true when the response is complete. */
@@ -760,8 +761,8 @@ void hb_http_server_queue_work(struct hb_http_request *req, void (*work)(void *a
                                void *arg)
 {
     struct hconn *hc = req->_conn;
-    if (offloaded_here == hc) {
-        /* Already on a pool thread (an offloaded handler): work now, done on the loop. */
+    if (hc->is_offloaded) {
+        /* Called by an offloaded handler, on its pool thread or fiber: work now, done after. */
         work(arg);
         hc->then = done;
         hc->then_arg = arg;

@@ -36,6 +36,10 @@ struct hb_http_server_config {
     /* Run /api/, /ws/ and /readyz handlers (with the guard) on the thread pool, for a store whose
      * calls wait on the network. Handlers must then not arm loop timers (hb_http_server_sleep). */
     bool offload_handlers;
+    /* With offload_handlers: run them as fibers on the loop instead (net.h hb_conn_run_fiber),
+     * for a store whose waits park the fiber (PostgreSQL). Work they queue runs inline in the
+     * fiber; CPU-heavy steps must go through hb_net_fiber_offload(). */
+    bool offload_in_fibers;
 };
 
 /* Sets the configuration every connection uses. Call once before hb_net_serve(); cfg and what

@@ -523,10 +523,14 @@ void hb_conn_set_app_timer(struct hb_conn *conn, uint64_t timeout_ms,
     if (conn->is_closing)
         return;
     conn->app_timer_cb = cb;
-    if (timeout_ms == 0 || cb == NULL)
+    if (timeout_ms == 0 || cb == NULL) {
         uv_timer_stop(&conn->app_timer);
-    else
+    } else {
+        /* From now, not from the loop's cached time (up to a loop turn old): a handler's pause
+         * must not end early as measured by its own clock. */
+        uv_update_time(&conn->worker->loop);
         uv_timer_start(&conn->app_timer, on_app_timer, timeout_ms, 0);
+    }
 }
 
 /* ---- thread pool ---- */
@@ -573,6 +577,38 @@ void hb_conn_queue_work(struct hb_conn *conn, void (*work)(void *arg),
         done(conn, arg);
         free(w);
     }
+}
+
+static void fiber_run(void *arg)
+{
+    struct work *w = arg;
+    struct hb_conn *conn = w->conn;
+    w->work(w->arg);
+    conn->n_work--;
+    w->done(conn, w->arg);
+    free(w);
+    conn_free_if_done(conn);
+}
+
+void hb_conn_run_fiber(struct hb_conn *conn, void (*work)(void *arg),
+                       void (*done)(struct hb_conn *conn, void *arg), void *arg)
+{
+    struct hb_fiber *f = NULL;
+    struct work *w = hb_xcalloc(1, sizeof(*w));
+    w->conn = conn;
+    w->work = work;
+    w->done = done;
+    w->arg = arg;
+    f = hb_fiber_create(fiber_run, w);
+    if (f == NULL) {
+        /* No stack to be had: the thread pool does the job instead. */
+        free(w);
+        hb_log_warn("fiber: no stack, running on the thread pool");
+        hb_conn_queue_work(conn, work, done, arg);
+        return;
+    }
+    conn->n_work++;
+    (void)hb_fiber_resume(f);
 }
 
 /* ---- accepting ---- */

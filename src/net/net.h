@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "core/buf.h"
+#include "core/fiber.h"
 
 struct hb_net;
 struct hb_net_worker;
@@ -133,6 +134,32 @@ void hb_conn_close(struct hb_conn *conn);
 void hb_conn_close_after_write(struct hb_conn *conn);
 
 bool hb_conn_is_closing(const struct hb_conn *conn);
+
+/* Runs work(arg) in a fiber on the conn's loop (core/fiber.h), then done(conn, arg) there too,
+ * with the same guarantees as hb_conn_queue_work(). work may wait with hb_net_fiber_wait() and
+ * the other hb_net_fiber_* calls; each gives the loop back until what it waits for happens. */
+void hb_conn_run_fiber(struct hb_conn *conn, void (*work)(void *arg),
+                       void (*done)(struct hb_conn *conn, void *arg), void *arg);
+
+/* ---- Fibers on a worker's loop ----
+ * Inside a fiber on a worker thread these park the fiber and let the loop run; anywhere else
+ * they block the calling thread, which is right on pool and background threads. */
+
+#define HB_NET_READABLE 1
+#define HB_NET_WRITABLE 2
+
+/* Waits until fd is ready for one of events (HB_NET_READABLE | HB_NET_WRITABLE), or timeout_ms
+ * passes (< 0: no limit; fd < 0: just the pause). Returns 0, or a negative errno. */
+int hb_net_fiber_wait(int fd, int events, int timeout_ms);
+
+/* Runs fn(arg) on the thread pool and waits for it: CPU-heavy steps of a fiber. */
+void hb_net_fiber_offload(void (*fn)(void *arg), void *arg);
+
+/* Parks the running fiber until somebody calls hb_net_fiber_unpark() for it. */
+void hb_net_fiber_park(void);
+
+/* Schedules the parked fiber f (of this thread) to carry on at the loop's next turn. */
+void hb_net_fiber_unpark(struct hb_fiber *f);
 
 /* Runs work(arg) on the thread pool, then done(conn, arg) on the conn's loop. The conn stays
  * allocated until done has run, but may be closing by then (check hb_conn_is_closing()). */

@@ -9,6 +9,8 @@
 
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/fiber.h"
+#include "net/net.h"
 #include "store/store_internal.h"
 
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
@@ -84,12 +86,101 @@ const char *hb_store_backend_name(const struct hb_store *store)
     return store->ops->name;
 }
 
+/* ---- Connections of fibers ----
+ * A fiber on a worker's loop (an API handler, PostgreSQL only) holds one connection of its
+ * thread's small pool from its first store call to its end: its statements wait on the socket
+ * without blocking the loop, and no other fiber's statements can come between them. Past the
+ * pool's size a fiber parks until another gives its connection back. */
+
+struct lease_wait {
+    struct lease_wait *next;
+    struct hb_fiber *fiber;
+    struct hb_store_conn *conn;
+    bool is_served;
+};
+
+struct fiber_pool {
+    long generation;
+    struct hb_store_conn *idle[HB_STORE_FIBER_CONNS_MAX];
+    int n_idle;
+    int n_open;
+    struct lease_wait *head, *tail;
+};
+
+static _Thread_local struct fiber_pool fiber_pool;
+
+static void lease_return(void *arg)
+{
+    struct hb_store_conn *conn = arg;
+    struct fiber_pool *fp = &fiber_pool;
+    struct lease_wait *w = fp->head;
+    if (w != NULL) {
+        fp->head = w->next;
+        if (fp->head == NULL)
+            fp->tail = NULL;
+        w->conn = conn;
+        w->is_served = true;
+        hb_net_fiber_unpark(w->fiber);
+        return;
+    }
+    fp->idle[fp->n_idle++] = conn;
+}
+
+static struct hb_store_conn *lease(struct hb_store *store, struct hb_fiber *f)
+{
+    struct hb_store_conn *conn = hb_fiber_local(f);
+    if (conn != NULL)
+        return conn;
+    struct fiber_pool *fp = &fiber_pool;
+    if (fp->generation != store->generation) {
+        memset(fp, 0, sizeof(*fp));
+        fp->generation = store->generation;
+    }
+    int max = store->opts.fiber_conns > 0 ? store->opts.fiber_conns : HB_STORE_FIBER_CONNS_DEFAULT;
+    if (max > HB_STORE_FIBER_CONNS_MAX)
+        max = HB_STORE_FIBER_CONNS_MAX;
+    if (fp->n_idle > 0) {
+        conn = fp->idle[--fp->n_idle];
+    } else if (fp->n_open < max) {
+        fp->n_open++; /* counted before the connect parks this fiber */
+        if (store->ops->conn_open(store, true, &conn) < 0) {
+            fp->n_open--;
+            return NULL; /* the database is unreachable: this call fails with HB_EDB */
+        }
+    } else {
+        struct lease_wait w = {.fiber = f};
+        if (fp->tail != NULL)
+            fp->tail->next = &w;
+        else
+            fp->head = &w;
+        fp->tail = &w;
+        while (!w.is_served)
+            hb_net_fiber_park();
+        conn = w.conn;
+    }
+    hb_fiber_set_local(f, conn, lease_return);
+    return conn;
+}
+
+void hb_store_thread_release(struct hb_store *store)
+{
+    struct fiber_pool *fp = &fiber_pool;
+    if (fp->generation != store->generation)
+        return;
+    while (fp->n_idle > 0)
+        store->ops->conn_close(fp->idle[--fp->n_idle]);
+    memset(fp, 0, sizeof(*fp));
+}
+
 struct hb_store_conn *hb_store_writer(struct hb_store *store)
 {
     static _Thread_local long tw_generation;
     static _Thread_local struct hb_store_conn *tw_conn;
     if (!store->writers_per_thread)
         return store->writer;
+    struct hb_fiber *f = hb_fiber_current();
+    if (f != NULL && hb_net_worker_current() != NULL)
+        return lease(store, f);
     if (tw_generation == store->generation)
         return tw_conn;
     struct hb_store_conn *conn = NULL;
@@ -134,7 +225,7 @@ void hb_store_inject_fault(struct hb_store *store, long nth, int err)
 static int enter(struct hb_store_conn *conn, bool is_write)
 {
     if (conn == NULL)
-        return HB_EINVAL;
+        return HB_EDB; /* no connection to be had (a fiber's, with the database down) */
     if (is_write && !conn->is_writer)
         return HB_EPERM;
     struct hb_store *store = conn->store;

@@ -52,6 +52,7 @@ struct hb_store_conn;
 struct hb_store_options {
     bool is_durable;     /* SQLite synchronous=FULL instead of NORMAL (--durable) */
     int busy_timeout_ms; /* how long a call waits for a lock held by another connection; 0: 5000 */
+    int fiber_conns;     /* PostgreSQL: connections per worker thread for fibers; 0: 8, max 64 */
 };
 
 /* Opens the database named by url and its writer connection. URLs: "sqlite:///relative/path",
@@ -78,6 +79,14 @@ int hb_store_migrate(struct hb_store *store);
 
 /* The shared writer connection. Borrowed: valid until hb_store_destroy(). Thread-safe. */
 struct hb_store_conn *hb_store_writer(struct hb_store *store);
+
+/* Inside a fiber on a worker thread (core/fiber.h, PostgreSQL), hb_store_writer() gives the
+ * fiber's own connection instead: taken from the thread's pool at its first call (parking the
+ * fiber while all hb_store_options.fiber_conns are taken), held to the fiber's end, and NULL
+ * (every call then fails with HB_EDB) when the database cannot be reached. Its calls park the
+ * fiber while they wait for the server. hb_store_thread_release() closes the thread's idle
+ * ones when the worker stops. */
+void hb_store_thread_release(struct hb_store *store);
 
 /* Opens a read-only connection for one worker thread (query_only). For a :memory: database it
  * returns the writer instead. Returns 0 or HB_EDB. */

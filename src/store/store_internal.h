@@ -16,6 +16,9 @@
 #include "store/store.h"
 
 #define HB_STORE_THREAD_WRITERS_MAX 256
+/* Connections each worker thread's fibers share (hb_store_options.fiber_conns). */
+#define HB_STORE_FIBER_CONNS_MAX     64
+#define HB_STORE_FIBER_CONNS_DEFAULT 8
 
 struct hb_store {
     const struct hb_store_ops *ops;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The PostgreSQL backend (store layer), on libpq's blocking API: the app runs every store call of
- * a PostgreSQL store on the thread pool, so a round trip never blocks an event loop. Each
+/* The PostgreSQL backend (store layer), on libpq's non-blocking API: every wait for the server
+ * goes through hb_net_fiber_wait(), which parks the calling fiber on its worker's loop (the API
+ * handlers run in fibers) or blocks a pool or background thread, never a loop. Each
  * connection prepares a statement the first time it uses it (PQprepare, then PQexecPrepared);
  * every value travels as a bound text parameter, and the only SQL assembled at run time is the
  * topic list's, from fixed fragments. Times cross the wire as UTC text with an explicit "+00"
@@ -33,12 +34,14 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "net/net.h"
 
 #define SCRATCH_MAX (1u << 20)
 #define MAX_PARAMS  8
 /* Resets tried after a broken connection, and the pause before each retry. */
-#define RESET_TRIES    3
-#define RESET_PAUSE_US 100000
+#define RESET_TRIES        3
+#define RESET_PAUSE_MS     100
+#define CONNECT_TIMEOUT_MS 10000
 
 /* Column lists shared by the statements that emit a resource (the emit_* decoders read them by
  * position). */
@@ -423,6 +426,94 @@ static void quiet_notice(void *arg, const char *message)
     hb_log_debug("postgres: %s", message);
 }
 
+/* ---- Waiting on the socket ----
+ * Connections are in libpq's non-blocking mode and every wait goes through hb_net_fiber_wait():
+ * inside a fiber on a worker's loop (the API handlers) the fiber parks and the loop serves
+ * others meanwhile; on a pool or background thread the thread itself waits in poll(2). */
+
+static bool wait_socket(pg_conn *c, int events, int timeout_ms)
+{
+    return hb_net_fiber_wait(PQsocket(c->pg), events, timeout_ms) == 0;
+}
+
+/* Pushes out what libpq has buffered. Returns false when the connection broke. */
+static bool flush_out(pg_conn *c)
+{
+    for (;;) {
+        int n = PQflush(c->pg);
+        if (n <= 0)
+            return n == 0;
+        if (!wait_socket(c, HB_NET_READABLE | HB_NET_WRITABLE, -1) || !PQconsumeInput(c->pg))
+            return false;
+    }
+}
+
+/* The next result of what was sent, waiting for it without blocking a loop; NULL at the end of
+ * a query's results. */
+static PGresult *next_result(pg_conn *c)
+{
+    while (PQisBusy(c->pg)) {
+        if (!wait_socket(c, HB_NET_READABLE, -1) || !PQconsumeInput(c->pg))
+            break; /* PQgetResult then reports the broken connection without waiting */
+    }
+    return PQgetResult(c->pg);
+}
+
+/* Collects the results of the query just sent, as PQexec would: the last one, or the first
+ * error. NULL when it could not even be sent. */
+static PGresult *collect(pg_conn *c, int sent)
+{
+    if (!sent || !flush_out(c))
+        return NULL;
+    PGresult *kept = NULL;
+    PGresult *res;
+    while ((res = next_result(c)) != NULL) {
+        ExecStatusType st = PQresultStatus(kept);
+        if (kept != NULL && (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR)) {
+            PQclear(res);
+            continue;
+        }
+        PQclear(kept);
+        kept = res;
+    }
+    return kept;
+}
+
+static PGresult *send_simple(pg_conn *c, const char *sql)
+{
+    return collect(c, PQsendQuery(c->pg, sql));
+}
+
+static int64_t mono_ms(void)
+{
+    return (int64_t)(hb_clock_mono_ns() / 1000000);
+}
+
+/* Drives a connection attempt (PQconnectStart or PQresetStart) to its end, within the
+ * connect timeout. start_ok: the start call's own verdict. */
+static bool connect_poll(pg_conn *c, bool start_ok, PostgresPollingStatusType (*poll_fn)(PGconn *))
+{
+    if (!start_ok || PQstatus(c->pg) == CONNECTION_BAD)
+        return false;
+    int64_t deadline = mono_ms() + CONNECT_TIMEOUT_MS;
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    for (;;) {
+        if (st == PGRES_POLLING_OK)
+            break;
+        if (st == PGRES_POLLING_FAILED)
+            return false;
+        int64_t left = deadline - mono_ms();
+        if (left <= 0 ||
+            !wait_socket(c, st == PGRES_POLLING_READING ? HB_NET_READABLE : HB_NET_WRITABLE,
+                         (int)left))
+            return false;
+        if (mono_ms() >= deadline)
+            return false;
+        st = poll_fn(c->pg);
+    }
+    return PQsetnonblocking(c->pg, 1) == 0;
+}
+
 /* Resets a broken connection, pausing between tries. Statements must be prepared again. */
 static int reconnect(pg_conn *c)
 {
@@ -430,9 +521,8 @@ static int reconnect(pg_conn *c)
     c->in_tx = false;
     for (int i = 0; i < RESET_TRIES; i++) {
         if (i > 0)
-            usleep(RESET_PAUSE_US * (unsigned)i);
-        PQreset(c->pg);
-        if (PQstatus(c->pg) == CONNECTION_OK) {
+            (void)hb_net_fiber_wait(-1, 0, RESET_PAUSE_MS * i);
+        if (connect_poll(c, PQresetStart(c->pg) == 1, PQresetPoll)) {
             hb_log_info("postgres: reconnected");
             return 0;
         }
@@ -473,7 +563,7 @@ static int exec_slot(pg_conn *c, int slot, const char *sql, struct params *p, PG
         }
         PGresult *res = NULL;
         if (!c->prepared[slot]) {
-            res = PQprepare(c->pg, name, sql, 0, NULL);
+            res = collect(c, PQsendPrepare(c->pg, name, sql, 0, NULL));
             if (PQresultStatus(res) == PGRES_COMMAND_OK) {
                 c->prepared[slot] = true;
                 PQclear(res);
@@ -481,7 +571,8 @@ static int exec_slot(pg_conn *c, int slot, const char *sql, struct params *p, PG
             }
         }
         if (res == NULL)
-            res = PQexecPrepared(c->pg, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
+            res = collect(
+                c, PQsendQueryPrepared(c->pg, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0));
         ExecStatusType st = PQresultStatus(res);
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
             if (out != NULL)
@@ -514,7 +605,7 @@ static int run(pg_conn *c, enum stmt_id id, struct params *p, PGresult **out)
 
 int hb_store__pg_exec(pg_conn *c, const char *sql)
 {
-    PGresult *res = PQexec(c->pg, sql);
+    PGresult *res = send_simple(c, sql);
     ExecStatusType st = PQresultStatus(res);
     int err =
         st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : hb_store__pg_err(c, res, "exec");
@@ -547,7 +638,7 @@ static int end_op(pg_conn *c, struct params *p, int err)
 {
     if (c->in_tx) {
         if (PQstatus(c->pg) == CONNECTION_OK)
-            PQclear(PQexec(c->pg, "ROLLBACK"));
+            PQclear(send_simple(c, "ROLLBACK"));
         c->in_tx = false;
     }
     c->n_run = 0;
@@ -843,10 +934,10 @@ static int pg_conn_open(struct hb_store *store, bool is_writer, struct hb_store_
     hb_buf_init(&c->scratch, SCRATCH_MAX);
     /* The URL's own settings win over these defaults: only the first dbname is expanded, and
      * what it expands to overrides the keywords before it. */
-    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *const values[] = {"10", "hiroba", s->url, NULL};
-    c->pg = PQconnectdbParams(keys, values, 1);
-    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
+    const char *const keys[] = {"application_name", "dbname", NULL};
+    const char *const values[] = {"hiroba", s->url, NULL};
+    c->pg = PQconnectStartParams(keys, values, 1);
+    if (c->pg == NULL || !connect_poll(c, true, PQconnectPoll)) {
         hb_log_error("open postgres: %s", c->pg ? PQerrorMessage(c->pg) : "out of memory");
         pg_conn_close(&c->base);
         return HB_EDB;
@@ -866,7 +957,7 @@ static int pg_migrate(struct hb_store_conn *conn)
     }
     /* DDL changes the tables the prepared statements were planned on: prepare them again. */
     memset(c->prepared, 0, sizeof(c->prepared));
-    PQclear(PQexec(c->pg, "DEALLOCATE ALL"));
+    PQclear(send_simple(c, "DEALLOCATE ALL"));
     return end_op(c, NULL, hb_store__pg_migrate(c));
 }
 

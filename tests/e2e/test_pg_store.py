@@ -4,7 +4,9 @@ constraint and index names), migrate twice and two migrates at once, a database 
 own DDL used as it is, and reconnecting after the server killed hiroba's sessions. Runs in both
 modes of the suite: it needs PostgreSQL itself (the session cluster in PostgreSQL mode, else one
 of its own), and fails if the binaries are missing."""
+import concurrent.futures
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -427,3 +429,43 @@ def test_search_without_pg_trgm_privilege(cluster, db, server_factory):
     finally:
         cluster.drop_database(name)
         cluster.psql("postgres", "DROP ROLE %s" % role)
+
+
+def test_api_requests_park_on_the_loop(cluster, db, server_factory):
+    """API handlers run as fibers on the worker's loop and wait for PostgreSQL without blocking
+    it: with one worker, --db-conns 2 and a single pool thread, twenty reads stuck behind a table
+    lock keep exactly two sessions waiting in PostgreSQL (the pool's bound; on pool threads it
+    would be one), the rest parked, the loop still answering; all twenty answer once the lock
+    goes."""
+    name, url = db
+    s = server_factory(database=url, args=["--workers", "1", "--db-conns", "2"],
+                       env={"UV_THREADPOOL_SIZE": "1"})
+    h = login(s, "alice")  # the password hash runs on the pool while the fiber waits
+    cat = requests.post(s.url + "/api/categories/", headers=h, json={"name": "c"}).json()["id"]
+    r = requests.post(s.url + "/api/topics/", headers=h, json={"category": cat, "comment": "t"})
+    assert r.status_code == 201, r.text
+    locker = subprocess.Popen(cluster._psql_cmd(name, "BEGIN; LOCK TABLE bbs_topic IN ACCESS "
+                                                "EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'hiroba' AND " \
+              "wait_event_type = 'Lock'"
+    try:
+        deadline = time.time() + 5
+        while time.time() < deadline and int(cluster.psql(name, "SELECT count(*) FROM pg_locks "
+                                                          "WHERE mode = 'AccessExclusiveLock' "
+                                                          "AND relation = 'bbs_topic'::regclass")) == 0:
+            time.sleep(0.05)
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            futures = [pool.submit(requests.get, s.url + "/api/topics/", headers=h, timeout=20)
+                       for _ in range(20)]
+            time.sleep(1.0)
+            assert int(cluster.psql(name, waiting)) == 2
+            t0 = time.time()
+            assert requests.get(s.url + "/healthz", timeout=2).status_code == 200
+            assert time.time() - t0 < 0.5  # the loop is free while all of them wait
+            results = [f.result() for f in futures]
+    finally:
+        locker.wait(timeout=20)
+    assert [r.status_code for r in results] == [200] * 20
+    assert all(r.json()[0]["comment"] == "t" for r in results)
+    assert int(cluster.psql(name, waiting)) == 0
