@@ -9,7 +9,9 @@
 #  1. REST, hiroba on PostgreSQL against hiroba on SQLite (one instance, one worker each, 100
 #     topics): authenticated GET /api/topics/ and authenticated POST /api/replies/ (a small
 #     reply; /api/topics/<id>/replies/ is read-only, API.md §4.1), wrk -t1 -cCONNS, RUNS
-#     interleaved runs of DUR seconds; medians of req/s and p99; the ratios PostgreSQL : SQLite.
+#     interleaved runs of DUR seconds; medians of req/s and p99; the ratios PostgreSQL : SQLite,
+#     and PostgreSQL with the API handlers as fibers on the loop (the default) : on the thread
+#     pool (HIROBA_OFFLOAD_HANDLERS=pool).
 #  2. Chat: one hiroba instance on PostgreSQL (no Redis: a single instance does not need it)
 #     against two instances on one PostgreSQL database and one Redis, the same ROOMS rooms of
 #     MEMBERS sockets (`hiroba bench ws URL_A URL_B` puts the members of every room on both
@@ -115,7 +117,7 @@ for _ in $(seq 300); do
 done
 psql_do "SELECT 1" >/dev/null || die "postgres does not answer: $(tail -5 "$WORK/postgres.log")"
 pg_url() { echo "postgres://postgres@127.0.0.1:$PG_PORT/$1"; }
-for db in scale_rest scale_one scale_two; do psql_do "CREATE DATABASE $db"; done
+for db in scale_rest scale_rest_pool scale_one scale_two; do psql_do "CREATE DATABASE $db"; done
 
 # The whole cluster's CPU ticks: the postmaster, what it reaped from exited children, and the
 # children alive now (each hiroba pool thread keeps a backend).
@@ -188,7 +190,11 @@ if [ "$SKIP_REST" != 1 ]; then
     URL[sqlite]=http://127.0.0.1:$IPORT PID[sqlite]=$IPID
     instance rest-pg "$(pg_url scale_rest)"
     URL[pg]=http://127.0.0.1:$IPORT PID[pg]=$IPID
-    for b in sqlite pg; do
+    # The same on PostgreSQL with the API handlers on the thread pool (blocking waits there)
+    # instead of fibers on the loop: what the non-blocking path gains.
+    HIROBA_OFFLOAD_HANDLERS=pool instance rest-pgpool "$(pg_url scale_rest_pool)"
+    URL[pgpool]=http://127.0.0.1:$IPORT PID[pgpool]=$IPID
+    for b in sqlite pg pgpool; do
         read -r TOKEN[$b] TOPIC[$b] <<<"$(seed "${URL[$b]}")"
         n=$(curl -sf -H "Authorization: Bearer ${TOKEN[$b]}" "${URL[$b]}/api/topics/" |
             "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
@@ -213,7 +219,7 @@ EOF
     }
     echo "== 1. REST: wrk -t1 -c$CONNS -d${DUR}s, $RUNS interleaved runs (hiroba, 1 worker, on CPU 0)"
     for i in $(seq "$RUNS"); do
-        for b in sqlite pg; do
+        for b in sqlite pg pgpool; do
             "${CLIENT_CPU[@]}" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency \
                 -H "Authorization: Bearer ${TOKEN[$b]}" "${URL[$b]}/api/topics/" >"$WORK/get-$b.$i"
             "${CLIENT_CPU[@]}" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -s "$WORK/reply-$b.lua" \
@@ -222,7 +228,7 @@ EOF
     done
     : >"$WORK/rest.tsv"
     for op in get post; do
-        for b in sqlite pg; do
+        for b in sqlite pg pgpool; do
             for i in $(seq "$RUNS"); do
                 ! grep -E 'Non-2xx|Socket errors' "$WORK/$op-$b.$i" >/dev/null ||
                     echo "scale: $op on $b, run $i: $(grep -E 'Non-2xx|Socket errors' "$WORK/$op-$b.$i")" >&2
@@ -233,8 +239,8 @@ EOF
             printf '  %-5s %-7s %10.0f req/s  p99 %8.2f ms\n' "$op" "$b" "$r" "$p"
         done
     done
-    kill "${PID[sqlite]}" "${PID[pg]}"
-    wait "${PID[sqlite]}" "${PID[pg]}" || true
+    kill "${PID[sqlite]}" "${PID[pg]}" "${PID[pgpool]}"
+    wait "${PID[sqlite]}" "${PID[pg]}" "${PID[pgpool]}" || true
 fi
 
 # ---- 2. and 3. chat ----
@@ -365,14 +371,16 @@ print("== summary (servers on CPU 0, clients on the others; medians of %s runs u
 print()
 if rest:
     row("1. REST, one instance, 1 worker, wrk -c%s -d%ss" % (conns, dur), "SQLite", "PostgreSQL",
-        "PG : SQLite")
+        "PG : SQLite", "PG, pool thr.", "fibers : pool")
 for op, label in (("get", "GET /api/topics/ (%s topics)" % topics),
                   ("post", "POST /api/replies/ (small reply)")):
     if not rest:
         break
-    s, p = rest[op, "sqlite"], rest[op, "pg"]
-    row(label + ": req/s", "%.0f" % s[0], "%.0f" % p[0], "%.2f" % ratio(p[0], s[0]))
-    row(label + ": p99 ms", "%.2f" % s[1], "%.2f" % p[1], "%.2f" % ratio(p[1], s[1]))
+    s, p, q = rest[op, "sqlite"], rest[op, "pg"], rest[op, "pgpool"]
+    row(label + ": req/s", "%.0f" % s[0], "%.0f" % p[0], "%.2f" % ratio(p[0], s[0]), "%.0f" % q[0],
+        "%.2f" % ratio(p[0], q[0]))
+    row(label + ": p99 ms", "%.2f" % s[1], "%.2f" % p[1], "%.2f" % ratio(p[1], s[1]), "%.2f" % q[1],
+        "%.2f" % ratio(p[1], q[1]))
 print()
 one, two = load("fixed-one-*.json"), load("fixed-two-*.json")
 row("2. chat, %s rooms of %s, %s msgs/s in, %ss" % (rooms, members, rate, chat_dur),

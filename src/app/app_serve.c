@@ -98,6 +98,8 @@ static void on_worker_start(struct hb_net_worker *worker, void *ctx)
     struct hb_app *app = ctx;
     hb_http_server_worker_start(worker);
     hb_app_ws_worker_start(worker);
+    if (app->http.offload_in_fibers)
+        return; /* the API's fibers take connections from the store's per-thread pool */
     if (hb_store_reader_open(app->store, &worker_reader) < 0) {
         /* Reads fall back to the writer; /readyz reports the database if it is truly down. */
         hb_log_error("worker %d: cannot open a database reader", hb_net_worker_index(worker));
@@ -108,7 +110,7 @@ static void on_worker_start(struct hb_net_worker *worker, void *ctx)
 static void on_worker_stop(struct hb_net_worker *worker, void *ctx)
 {
     struct hb_app *app = ctx;
-    if (worker_reader != hb_store_writer(app->store))
+    if (worker_reader != NULL && worker_reader != hb_store_writer(app->store))
         hb_store_reader_close(worker_reader);
     worker_reader = NULL;
     hb_store_thread_release(app->store);

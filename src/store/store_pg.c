@@ -778,14 +778,141 @@ static struct stmt_ref fixed(enum stmt_id id)
     return (struct stmt_ref){(int)id, stmt_sql[id]};
 }
 
+/* One statement of a pipeline: its slot and SQL, its n parameters v, and its result. */
+struct pipe_step {
+    struct stmt_ref stmt;
+    int n;
+    const char *const *v;
+    PGresult *res;
+};
+
+static int prepare_slot(pg_conn *c, struct stmt_ref stmt)
+{
+    if (c->prepared[stmt.slot])
+        return 0;
+    char name[16];
+    snprintf(name, sizeof(name), "hb%d", stmt.slot);
+    PGresult *res = collect(c, PQsendPrepare(c->pg, name, stmt.sql, 0, NULL));
+    int err = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : hb_store__pg_err(c, res, name);
+    PQclear(res);
+    c->prepared[stmt.slot] = err == 0;
+    return err;
+}
+
+static void pipe_clear(struct pipe_step *steps, int n)
+{
+    for (int i = 0; i < n; i++) {
+        PQclear(steps[i].res);
+        steps[i].res = NULL;
+    }
+}
+
+/* One try at a pipeline: the statements go out together, then their results come back.
+ * *failed gets the index of the step that failed, or n. */
+static int pipe_once(pg_conn *c, struct pipe_step *steps, int n, int *failed)
+{
+    *failed = n;
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        int err = reconnect(c);
+        if (err < 0)
+            return err;
+    }
+    for (int i = 0; i < n; i++) {
+        int err = prepare_slot(c, steps[i].stmt);
+        if (err < 0)
+            return err;
+    }
+    if (!PQenterPipelineMode(c->pg))
+        return hb_store__pg_err(c, NULL, "pipeline");
+    bool is_sent = true;
+    for (int i = 0; i < n && is_sent; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "hb%d", steps[i].stmt.slot);
+        is_sent = PQsendQueryPrepared(c->pg, name, steps[i].n, steps[i].v, NULL, NULL, 0) == 1;
+    }
+    is_sent = is_sent && PQpipelineSync(c->pg) == 1 && flush_out(c);
+    int err = is_sent ? 0 : HB_EDB;
+    for (int i = 0; i < n && err == 0; i++) {
+        steps[i].res = next_result(c);
+        ExecStatusType st = PQresultStatus(steps[i].res);
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+            err = hb_store__pg_err(c, steps[i].res, "pipeline");
+            *failed = i;
+        } else {
+            PQclear(next_result(c)); /* the NULL that ends a statement's results */
+        }
+    }
+    /* Read up to the sync, past what an error skipped, so the connection is idle again. */
+    PGresult *res;
+    while (PQstatus(c->pg) == CONNECTION_OK && (res = next_result(c)) != NULL) {
+        bool is_sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+        PQclear(res);
+        if (is_sync)
+            break;
+    }
+    if (!PQexitPipelineMode(c->pg) && err == 0)
+        err = hb_store__pg_err(c, NULL, "pipeline end");
+    if (PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) != PQTRANS_IDLE &&
+        (err < 0 || !c->in_tx))
+        PQclear(send_simple(c, "ROLLBACK")); /* a failed step left its transaction open */
+    return err;
+}
+
+/* Runs statements in one round trip (libpq's pipeline mode), each result in its step. A
+ * pipeline that only reads (is_read_only) is sent once more on a new session when the
+ * connection is lost on the way; one that writes then fails with HB_EDB, as a transaction that
+ * may have committed must. Returns 0, or the first failure's error, with its step's index in
+ * *failed (n: none in particular); the results are then cleared. */
+static int pipeline(pg_conn *c, struct pipe_step *steps, int n, bool is_read_only, int *failed)
+{
+    int err = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        err = pipe_once(c, steps, n, failed);
+        if (err == 0)
+            return 0;
+        pipe_clear(steps, n);
+        if (PQstatus(c->pg) != CONNECTION_BAD || !is_read_only)
+            break;
+        hb_log_warn("postgres: connection lost%s: %s", attempt == 0 ? ", retrying" : "",
+                    PQerrorMessage(c->pg));
+    }
+    return err;
+}
+
 /* The list skeleton every resource shares. p holds the filter parameters both statements take;
  * the rows statement takes limit and offset after them. With a page, the count and the rows
- * come from one REPEATABLE READ snapshot. */
+ * come from one REPEATABLE READ snapshot, in one round trip (BEGIN, count, rows, COMMIT
+ * pipelined) unless the last page is asked for, whose offset needs the count first. */
 static int list(pg_conn *c, struct stmt_ref rows, struct stmt_ref count, struct params *p,
                 struct hb_store_page *page, emit_fn *emit, bool flag, struct hb_buf *json)
 {
     PGresult *res = NULL;
     int err = 0;
+    if (p->err < 0)
+        return p->err;
+    if (page != NULL && page->number != HB_STORE_PAGE_LAST) {
+        if (page->number < 1 || page->number > INT64_MAX / page->size)
+            return HB_ENOTFOUND;
+        int n_filter = p->n;
+        p_i64(p, page->size);
+        p_i64(p, (page->number - 1) * page->size);
+        struct pipe_step steps[] = {
+            {fixed(ST_BEGIN_SNAPSHOT), 0, NULL, NULL},
+            {count, n_filter, p->v, NULL},
+            {rows, p->n, p->v, NULL},
+            {fixed(ST_COMMIT), 0, NULL, NULL},
+        };
+        int failed;
+        err = pipeline(c, steps, 4, true, &failed);
+        if (err < 0)
+            return err;
+        int64_t n = PQntuples(steps[1].res) == 1 ? v_i64(steps[1].res, 0, 0) : 0;
+        page->count = n;
+        int64_t last = n == 0 ? 1 : (n - 1) / page->size + 1;
+        err = page->number > last ? HB_ENOTFOUND : emit_array(steps[2].res, emit, flag, json);
+        pipe_clear(steps, 4);
+        return err;
+    }
     if (page != NULL) {
         err = begin_tx(c, ST_BEGIN_SNAPSHOT);
         if (err == 0)
@@ -796,12 +923,9 @@ static int list(pg_conn *c, struct stmt_ref rows, struct stmt_ref count, struct 
         PQclear(res);
         page->count = n;
         int64_t last = n == 0 ? 1 : (n - 1) / page->size + 1;
-        int64_t number = page->number == HB_STORE_PAGE_LAST ? last : page->number;
-        if (number < 1 || number > last)
-            return HB_ENOTFOUND;
-        page->number = number;
+        page->number = last;
         p_i64(p, page->size);
-        p_i64(p, (number - 1) * page->size);
+        p_i64(p, (last - 1) * page->size);
     } else {
         p_null(p); /* LIMIT NULL is LIMIT ALL */
         p_i64(p, 0);
@@ -1939,10 +2063,11 @@ static bool message_fits(struct hb_str message)
     return memchr(message.ptr, '\0', message.len) == NULL && hb_store__utf8_len(message) <= 200;
 }
 
-/* One attempt at the batch: BEGIN, lock every distinct room in ascending id order, insert each
- * message whose out[i].rc is still 0, COMMIT. *bad gets the index of a message PostgreSQL
- * refused as a value (HB_EINVAL; the transaction is then lost and the caller runs the batch again
- * without it), else n. */
+/* One attempt at the batch: BEGIN, lock every distinct room in ascending id order, then in one
+ * round trip (pipelined) each locked room's last message id, the insert of each message whose
+ * out[i].rc is still 0, and COMMIT. *bad gets the index of a message PostgreSQL refused as a
+ * value (HB_EINVAL; the transaction is then lost and the caller runs the batch again without
+ * it), else n. */
 static int store_batch(pg_conn *c, const struct hb_store_chat_input *in, size_t n,
                        struct hb_store_chat_result *out, struct batch_room *rooms, size_t n_rooms,
                        int64_t now, size_t *bad)
@@ -1953,38 +2078,65 @@ static int store_batch(pg_conn *c, const struct hb_store_chat_input *in, size_t 
     int err = begin_write(c);
     if (err == 0)
         err = lock_rooms(c, rooms, n_rooms);
-    for (size_t i = 0; err == 0 && i < n; i++) {
+    if (err < 0)
+        return end_op(c, NULL, err);
+    size_t n_steps = n_rooms + n + 1;
+    struct pipe_step *steps = hb_xcalloc(n_steps, sizeof(*steps));
+    struct params *ps = hb_xcalloc(n_rooms + n, sizeof(*ps));
+    size_t *step_of = hb_xcalloc(n, sizeof(*step_of)); /* a message's insert step, or 0 */
+    int k = 0;
+    for (size_t r = 0; r < n_rooms; r++) {
+        if (!rooms[r].is_locked)
+            continue;
+        p_i64(&ps[k], rooms[r].id);
+        steps[k] = (struct pipe_step){fixed(ST_LOG_LAST), ps[k].n, ps[k].v, NULL};
+        k++;
+    }
+    for (size_t i = 0; i < n; i++) {
         if (out[i].rc < 0 && out[i].rc != HB_ECONFLICT)
             continue;
         struct batch_room *room = find_room(rooms, n_rooms, in[i].room_id);
         out[i].rc = room->is_locked ? 0 : HB_ECONFLICT;
         if (out[i].rc < 0)
             continue;
-        /* Read once per room: the lock keeps every other writer out until COMMIT, so after that
-         * the previous message is the one this batch stored last. */
-        if (!room->has_last)
-            err = last_log_id(c, room->id, &room->last);
-        room->has_last = err == 0;
-        struct params p;
-        p_init(&p);
-        p_time(&p, now);
-        p_str(&p, in[i].message);
-        p_i64(&p, in[i].room_id);
-        p_opt_id(&p, in[i].author_id);
-        int64_t new_id = 0;
-        if (err == 0)
-            err = insert_id(c, ST_LOG_INSERT, &p, &new_id);
-        p_release(&p);
-        if (err == HB_EINVAL)
+        struct params *p = &ps[k];
+        p_time(p, now);
+        p_str(p, in[i].message);
+        p_i64(p, in[i].room_id);
+        p_opt_id(p, in[i].author_id);
+        steps[k] = (struct pipe_step){fixed(ST_LOG_INSERT), p->n, p->v, NULL};
+        step_of[i] = (size_t)k++;
+    }
+    steps[k++] = (struct pipe_step){fixed(ST_COMMIT), 0, NULL, NULL};
+    int failed;
+    err = pipeline(c, steps, k, false, &failed);
+    c->in_tx = false; /* committed, or rolled back by the pipeline */
+    for (size_t i = 0; err == HB_EINVAL && i < n; i++) {
+        if (out[i].rc == 0 && step_of[i] == (size_t)failed && failed > 0)
             *bad = i;
-        if (err == 0) {
+    }
+    if (err == 0) {
+        int s = 0;
+        for (size_t r = 0; r < n_rooms; r++) {
+            if (rooms[r].is_locked)
+                rooms[r].last = v_i64(steps[s++].res, 0, 0);
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (out[i].rc < 0)
+                continue;
+            struct batch_room *room = find_room(rooms, n_rooms, in[i].room_id);
+            int64_t new_id = v_i64(steps[step_of[i]].res, 0, 0);
             out[i] = (struct hb_store_chat_result){
                 .id = new_id, .created_us = now, .prev_id = room->last};
             room->last = new_id;
         }
+        pipe_clear(steps, k);
     }
-    if (err == 0)
-        err = commit(c);
+    for (size_t i = 0; i < n_rooms + n; i++)
+        p_release(&ps[i]);
+    free(step_of);
+    free(ps);
+    free(steps);
     return end_op(c, NULL, err);
 }
 
