@@ -5,6 +5,7 @@
 #include "app/app_resource.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,9 +375,26 @@ static int category_delete(struct hb_app_write *job, struct hb_store_conn *db)
     return err;
 }
 
+/* /ws/bbs/ streams events in commit order (API.md §6.8). On SQLite every write already goes
+ * through the one writer in turn, so holding this lock from the write to its event costs no
+ * throughput and makes the events leave in the order the commits happened. */
+static pthread_mutex_t commit_order_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void write_work_ordered(struct hb_app_write *job);
+
 static void write_work(void *arg)
 {
     struct hb_app_write *job = arg;
+    bool is_serial = strcmp(hb_store_backend_name(job->app->store), "sqlite") == 0;
+    if (is_serial)
+        pthread_mutex_lock(&commit_order_lock);
+    write_work_ordered(job);
+    if (is_serial)
+        pthread_mutex_unlock(&commit_order_lock);
+}
+
+static void write_work_ordered(struct hb_app_write *job)
+{
     struct hb_store_conn *db = hb_store_writer(job->app->store);
     struct hb_str text = {job->text, job->text_len};
     struct hb_store_meta *meta = &job->meta;

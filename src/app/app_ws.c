@@ -64,7 +64,8 @@ struct client {
     int64_t room; /* BBS_CHANNEL for /ws/bbs/ */
     int64_t user_id;
     char username[HB_STORE_USERNAME_MAX + 1];
-    int64_t after; /* -1: no replay */
+    int64_t after;   /* -1: no replay */
+    int64_t base_id; /* the room's last message before this socket subscribed */
     int64_t last_id;
     struct pending *pending, *pending_tail;
     struct text *texts, *texts_tail; /* client messages waiting to be stored, in arrival order */
@@ -318,7 +319,7 @@ struct join_job {
     int64_t after;
     bool is_v1;
     int64_t headcount;
-    int64_t last_id; /* the room's last message when the socket joined */
+    int64_t base_id; /* the room's last message before the socket subscribed */
     int rc;
     struct replay_row *rows, *tail;
 };
@@ -350,8 +351,6 @@ static void join_work(void *arg)
     struct join_job *job = arg;
     struct hb_store_conn *db = hb_store_writer(ws_app->store);
     job->rc = hb_store_room_join(db, job->room, hb_app_instance(), &job->headcount);
-    if (job->rc == 0)
-        job->rc = hb_store_chatlog_last(db, job->room, &job->last_id);
     if (job->rc == 0 && job->after >= 0) {
         int n = hb_store_chatlog_each(db, job->room, job->after, REPLAY_MAX, collect_row, job);
         if (n < 0)
@@ -365,7 +364,7 @@ static void join_done(struct hb_conn *conn, void *arg)
     struct client *c = hb_conn_is_closing(conn) ? NULL : hb_conn_data(conn);
     if (c != NULL && job->rc == 0) {
         c->is_joined = true;
-        hb_app_relay_joined(job->room, job->last_id);
+        hb_app_relay_joined(job->room, job->base_id);
         for (struct replay_row *r = job->rows; r != NULL; r = r->next) {
             send_msg(c, r->frame);
             c->last_id = r->id;
@@ -719,6 +718,7 @@ static void ws_start(struct hb_conn *conn, void *data, const char *early, size_t
         struct join_job *job = hb_xcalloc(1, sizeof(*job));
         job->room = c->room;
         job->after = c->after;
+        job->base_id = c->base_id;
         job->is_v1 = c->is_v1;
         c->is_replaying = true;
         hb_conn_queue_work(conn, join_work, join_done, job);
@@ -768,6 +768,7 @@ static int handshake(struct hb_http_request *req, struct hb_http_response *res, 
     struct hb_jwt_claims claims;
     const char *reason = NULL;
     struct hb_store_user u;
+    int64_t base_id = 0;
     if (hb_jwt_decode(&app->jwt_key, hs.token.ptr, hs.token.len, hb_clock_unix_us() / 1000000,
                       &claims, &reason) != 0 ||
         claims.token_type != HB_JWT_TYPE_ACCESS || claims.user_state != HB_JWT_USER_OK ||
@@ -785,6 +786,12 @@ static int handshake(struct hb_http_request *req, struct hb_http_response *res, 
         if (!ok)
             return reject(res, 403);
         room = v;
+        /* Read before the socket subscribes, which it does after this handler: a message after
+         * this id reaches it live, and one up to it may still be on its way through Redis when
+         * the socket's join starts this instance's sequencer for the room (at this id). Read at
+         * the join instead, such a message would be taken for one already delivered. */
+        if (hb_store_chatlog_last(hb_app_reader(), room, &base_id) != 0)
+            return reject(res, 500);
     }
     int64_t after = -1;
     struct hb_str after_text;
@@ -803,6 +810,7 @@ static int handshake(struct hb_http_request *req, struct hb_http_response *res, 
     c->user_id = u.id;
     snprintf(c->username, sizeof(c->username), "%s", u.username);
     c->after = room == BBS_CHANNEL ? -1 : after;
+    c->base_id = base_id;
     c->is_v1 = hs.mode == HB_WS_MODE_V1;
     hb_http_server_upgrade(req, res, head.data, head.len, ws_start, c);
     hb_buf_release(&head);

@@ -12,6 +12,7 @@
  *   - The writer: one connection per store, hb_store_writer(), for every write (and any read that
  *     must see the writer's own transaction). Writes may wait for SQLite's write lock (another
  *     process such as Django, a checkpoint), so they run on the thread pool, never on a loop.
+ * A call on a NULL connection fails with HB_EDB (no connection could be had).
  * Every call locks its connection's mutex for its whole duration, so the writer may be used from
  * any number of pool threads at once: they queue on the mutex, which hands over faster and more
  * fairly than SQLite's sleeping busy handler, keeps one prepared-statement cache warm, and lets

@@ -197,3 +197,95 @@ def test_shutdown_closes_with_1001(server):
                 assert e.rcvd.code == 1001
     asyncio.run(go())
     assert server.proc.wait(timeout=15) == 0
+
+
+def test_bbs_stream(server):
+    """/ws/bbs/ (API.md §6.8): every REST write of topics and replies as a typed frame with the
+    REST object's keys, to every socket in both modes, the author's own included; a category
+    delete gives one topic.deleted per topic and nothing for their replies; category changes
+    are not streamed; text frames are ignored, binary closes with 1003."""
+    a, b = user(server, "alice"), user(server, "bob")
+    ha = {"Authorization": "Bearer " + a["access"]}
+    hb = {"Authorization": "Bearer " + b["access"]}
+
+    def ok(method, path, headers, body=None, status=200):
+        r = requests.request(method, server.url + path, headers=headers, json=body)
+        assert r.status_code == status, (method, path, r.status_code, r.text)
+        return r.json() if r.content else None
+
+    async def go():
+        url = ws_url(server, "/ws/bbs/")
+        async with websockets.connect(url, subprotocols=[a["access"]]) as seed, \
+                websockets.connect(url, subprotocols=["hiroba.v1", b["access"]]) as v1:
+            await seed.send("text frames are ignored")
+            loop = asyncio.get_running_loop()
+            call = lambda *args, **kw: loop.run_in_executor(None, lambda: ok(*args, **kw))  # noqa
+            cat = await call("POST", "/api/categories/", ha, {"name": "c"}, status=201)
+            await call("PATCH", "/api/categories/%d/" % cat["id"], ha, {"name": "c2"})
+            t = await call("POST", "/api/topics/", ha, {"category": cat["id"], "comment": "t1"},
+                           status=201)
+            t2 = await call("POST", "/api/topics/", hb, {"category": cat["id"], "comment": "t2"},
+                            status=201)
+            r = await call("POST", "/api/replies/", hb, {"topic": t["id"], "comment": "r1"},
+                           status=201)
+            t_up = await call("PATCH", "/api/topics/%d/" % t["id"], ha, {"comment": "t1!"})
+            r_up = await call("PATCH", "/api/replies/%d/" % r["id"], hb, {"comment": "r1!"})
+            await call("DELETE", "/api/replies/%d/" % r["id"], hb, status=204)
+            r2 = await call("POST", "/api/replies/", ha, {"topic": t2["id"], "comment": "r2"},
+                            status=201)
+            await call("DELETE", "/api/categories/%d/" % cat["id"], ha, status=204)
+            want = [dict(type="topic.created", **t), dict(type="topic.created", **t2),
+                    dict(type="reply.created", **r), dict(type="topic.updated", **t_up),
+                    dict(type="reply.updated", **r_up),
+                    {"type": "reply.deleted", "id": r["id"], "topic": t["id"]},
+                    dict(type="reply.created", **r2)]
+            for ws in (seed, v1):
+                got = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in want]
+                assert got == want
+                assert [list(f) for f in got[:2]] == [["type"] + list(t), ["type"] + list(t2)]
+                deleted = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(2)]
+                assert sorted(d["id"] for d in deleted) == sorted([t["id"], t2["id"]])
+                assert all(d == {"type": "topic.deleted", "id": d["id"]} for d in deleted)
+                try:
+                    extra = await asyncio.wait_for(ws.recv(), 0.3)
+                    raise AssertionError("unexpected frame %r" % extra)
+                except asyncio.TimeoutError:
+                    pass
+            await v1.send(b"\x00")
+            try:
+                while True:
+                    await asyncio.wait_for(v1.recv(), 5)
+            except websockets.ConnectionClosed as e:
+                assert e.rcvd.code == 1003
+    asyncio.run(go())
+
+
+def test_bbs_stream_in_commit_order(server):
+    """Concurrent writers: every event arrives once, and on SQLite (one writer, ids in commit
+    order) in increasing id order on every socket."""
+    tokens = [user(server, "w%d" % i)["access"] for i in range(6)]
+    h = {"Authorization": "Bearer " + tokens[0]}
+    cat = requests.post(server.url + "/api/categories/", headers=h, json={"name": "c"}).json()
+    n_each = 25
+
+    def writer(token):
+        s = requests.Session()
+        s.headers["Authorization"] = "Bearer " + token
+        ids = []
+        for i in range(n_each):
+            r = s.post(server.url + "/api/topics/", json={"category": cat["id"], "comment": "x"})
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+        return ids
+
+    async def go():
+        async with websockets.connect(ws_url(server, "/ws/bbs/"),
+                                      subprotocols=["hiroba.v1", tokens[0]]) as ws:
+            loop = asyncio.get_running_loop()
+            jobs = [loop.run_in_executor(None, writer, t) for t in tokens]
+            written = sorted(i for ids in await asyncio.gather(*jobs) for i in ids)
+            got = [json.loads(await asyncio.wait_for(ws.recv(), 5))["id"] for _ in written]
+            assert sorted(got) == written
+            if not server.db.startswith("postgres"):
+                assert got == written
+    asyncio.run(go())
