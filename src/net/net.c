@@ -549,19 +549,24 @@ static void work_run(uv_work_t *req)
     w->work(w->arg);
 }
 
-static void work_after(uv_work_t *req, int status)
+/* The job is done: its done callback, then the conn may go. */
+static void work_finish(struct work *w)
 {
-    struct work *w = req->data;
     struct hb_conn *conn = w->conn;
-    (void)status;
     conn->n_work--;
     w->done(conn, w->arg);
     free(w);
     conn_free_if_done(conn);
 }
 
-void hb_conn_queue_work(struct hb_conn *conn, void (*work)(void *arg),
-                        void (*done)(struct hb_conn *conn, void *arg), void *arg)
+static void work_after(uv_work_t *req, int status)
+{
+    (void)status;
+    work_finish(req->data);
+}
+
+static struct work *work_create(struct hb_conn *conn, void (*work)(void *arg),
+                                void (*done)(struct hb_conn *conn, void *arg), void *arg)
 {
     struct work *w = hb_xcalloc(1, sizeof(*w));
     w->req.data = w;
@@ -570,45 +575,42 @@ void hb_conn_queue_work(struct hb_conn *conn, void (*work)(void *arg),
     w->done = done;
     w->arg = arg;
     conn->n_work++;
-    if (uv_queue_work(&conn->worker->loop, &w->req, work_run, work_after) != 0) {
+    return w;
+}
+
+static void work_queue(struct work *w)
+{
+    if (uv_queue_work(&w->conn->worker->loop, &w->req, work_run, work_after) != 0) {
         /* Cannot happen with a valid loop; run inline rather than lose the callback. */
-        work(arg);
-        conn->n_work--;
-        done(conn, arg);
-        free(w);
+        w->work(w->arg);
+        work_finish(w);
     }
+}
+
+void hb_conn_queue_work(struct hb_conn *conn, void (*work)(void *arg),
+                        void (*done)(struct hb_conn *conn, void *arg), void *arg)
+{
+    work_queue(work_create(conn, work, done, arg));
 }
 
 static void fiber_run(void *arg)
 {
     struct work *w = arg;
-    struct hb_conn *conn = w->conn;
     w->work(w->arg);
-    conn->n_work--;
-    w->done(conn, w->arg);
-    free(w);
-    conn_free_if_done(conn);
+    work_finish(w);
 }
 
 void hb_conn_run_fiber(struct hb_conn *conn, void (*work)(void *arg),
                        void (*done)(struct hb_conn *conn, void *arg), void *arg)
 {
-    struct hb_fiber *f = NULL;
-    struct work *w = hb_xcalloc(1, sizeof(*w));
-    w->conn = conn;
-    w->work = work;
-    w->done = done;
-    w->arg = arg;
-    f = hb_fiber_create(fiber_run, w);
-    if (f == NULL) {
-        /* No stack to be had: the thread pool does the job instead. */
-        free(w);
-        hb_log_warn("fiber: no stack, running on the thread pool");
-        hb_conn_queue_work(conn, work, done, arg);
+    struct work *w = work_create(conn, work, done, arg);
+    struct hb_fiber *f = hb_fiber_create(fiber_run, w);
+    if (f != NULL) {
+        (void)hb_fiber_resume(f);
         return;
     }
-    conn->n_work++;
-    (void)hb_fiber_resume(f);
+    hb_log_warn("fiber: no stack, running on the thread pool");
+    work_queue(w);
 }
 
 /* ---- accepting ---- */

@@ -32,6 +32,24 @@ def ws_url(s, path):
     return "ws://127.0.0.1:%d%s" % (s.port, path)
 
 
+async def closed_with(ws, code):
+    """Reads until the server closes the socket, then checks its close code."""
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), 5)
+    except websockets.ConnectionClosed as e:
+        assert e.rcvd.code == code
+
+
+async def silent(ws, what="frame"):
+    """Nothing more arrives within 0.3 s."""
+    try:
+        extra = await asyncio.wait_for(ws.recv(), 0.3)
+        raise AssertionError("unexpected %s %r" % (what, extra))
+    except asyncio.TimeoutError:
+        pass
+
+
 def raw_handshake(s, path, headers):
     sock = s.connect()
     head = "GET %s HTTP/1.1\r\nHost: x\r\n" % path + "".join(
@@ -110,24 +128,13 @@ def test_chat_seed_and_v1(server):
             # Another room heard nothing but its own presence.
             f = json.loads(await asyncio.wait_for(elsewhere.recv(), 5))
             assert f["type"] == "presence"
-            try:
-                extra = await asyncio.wait_for(elsewhere.recv(), 0.3)
-                raise AssertionError("other room got %r" % extra)
-            except asyncio.TimeoutError:
-                pass
+            await silent(elsewhere, "frame in another room:")
             assert headcount(server, room) == 2
             # A malformed frame closes with 4400; binary with 1003.
             await seed.send("not json")
-            try:
-                await asyncio.wait_for(seed.recv(), 5)
-            except websockets.ConnectionClosed as e:
-                assert e.rcvd.code == 4400
+            await closed_with(seed, 4400)
             await v1.send(b"\x00")
-            try:
-                while True:
-                    await asyncio.wait_for(v1.recv(), 5)
-            except websockets.ConnectionClosed as e:
-                assert e.rcvd.code == 1003
+            await closed_with(v1, 1003)
     asyncio.run(go())
     deadline = time.time() + 5
     while headcount(server, room) != 0 and time.time() < deadline:
@@ -246,17 +253,9 @@ def test_bbs_stream(server):
                 deleted = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(2)]
                 assert sorted(d["id"] for d in deleted) == sorted([t["id"], t2["id"]])
                 assert all(d == {"type": "topic.deleted", "id": d["id"]} for d in deleted)
-                try:
-                    extra = await asyncio.wait_for(ws.recv(), 0.3)
-                    raise AssertionError("unexpected frame %r" % extra)
-                except asyncio.TimeoutError:
-                    pass
+                await silent(ws)
             await v1.send(b"\x00")
-            try:
-                while True:
-                    await asyncio.wait_for(v1.recv(), 5)
-            except websockets.ConnectionClosed as e:
-                assert e.rcvd.code == 1003
+            await closed_with(v1, 1003)
     asyncio.run(go())
 
 
