@@ -90,8 +90,11 @@ int hb_app_room_chatlogs(struct hb_http_request *req, struct hb_http_response *r
  * "topic.updated", "topic.deleted", "reply.created", "reply.updated" or "reply.deleted". json is
  * the object the frame flattens after "type", starting with {"id": : the REST object for created
  * and updated, {"id":N} for topic.deleted (one call per topic of a deleted category, none for
- * the replies removed with them), {"id":N,"topic":M} for reply.deleted. Borrowed for the call. */
-void hb_app_bbs_event(struct hb_app *app, const char *type, const char *json, size_t len);
+ * the replies removed with them), {"id":N,"topic":M} for reply.deleted. Borrowed for the call.
+ * seq: the event's value of the store's event clock (hb_store_event_clock), 0 where the store
+ * orders commits itself (SQLite). */
+void hb_app_bbs_event(struct hb_app *app, const char *type, const char *json, size_t len,
+                      int64_t seq);
 
 /* GET /api/schema/: OpenAPI 3.1 generated from the route table (app_schema.c). */
 int hb_app_schema(struct hb_http_request *req, struct hb_http_response *res);
@@ -100,7 +103,7 @@ int hb_app_schema(struct hb_http_request *req, struct hb_http_response *res);
 int hb_app_ws_chat(struct hb_http_request *req, struct hb_http_response *res);
 int hb_app_ws_bbs(struct hb_http_request *req, struct hb_http_response *res);
 /* Streams a BBS event frame (already JSON) to every /ws/bbs/ socket. Thread-safe. */
-void hb_app_ws_bbs_publish(const char *json, size_t len);
+void hb_app_ws_bbs_publish(const char *json, size_t len, int64_t seq);
 /* Closes every socket of a deleted room with 4404 (API.md §5.1). Thread-safe. */
 void hb_app_ws_room_deleted(int64_t room);
 /* What the relay hands to this instance's sockets (app_relay.c calls them). Thread-safe. */
@@ -130,8 +133,10 @@ void hb_app_relay_message(int64_t room, int64_t id, int64_t prev, const struct h
 /* Local delivery plus Redis, for events this instance originates. Thread-safe. */
 void hb_app_relay_presence(int64_t room, int64_t headcount);
 void hb_app_relay_room_gone(int64_t room);
-void hb_app_relay_bbs(const char *json, size_t len);
-/* A socket of this instance joined (last_id: the room's last message then) or left a room. */
+/* A BBS event: with seq > 0 (PostgreSQL's event clock) every instance delivers its events in seq
+ * order, holding one whose predecessor has not arrived for up to 50 ms; seq 0 goes out at once. */
+void hb_app_relay_bbs(const char *json, size_t len, int64_t seq);
+/* A socket of this instance joined (last_id: the last message before it subscribed) or left. */
 void hb_app_relay_joined(int64_t room, int64_t last_id);
 void hb_app_relay_left(int64_t room);
 

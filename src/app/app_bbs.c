@@ -14,7 +14,8 @@
 #define CATEGORY_NAME_MAX 100
 #define COMMENT_MAX       2000
 
-void hb_app_bbs_event(struct hb_app *app, const char *type, const char *json, size_t len)
+void hb_app_bbs_event(struct hb_app *app, const char *type, const char *json, size_t len,
+                      int64_t seq)
 {
     /* The frame is {"type":"<type>", then the object's keys (API.md §6.8). */
     struct hb_buf frame;
@@ -24,7 +25,7 @@ void hb_app_bbs_event(struct hb_app *app, const char *type, const char *json, si
     hb_buf_init(&frame, len + 64);
     (void)hb_buf_printf(&frame, "{\"type\":\"%s\",", type);
     (void)hb_buf_append(&frame, json + 1, len - 1);
-    hb_app_ws_bbs_publish(frame.data, frame.len);
+    hb_app_ws_bbs_publish(frame.data, frame.len, seq);
     hb_buf_release(&frame);
 }
 

@@ -37,7 +37,9 @@
 #define N_SEQ_BUCKETS 1024
 #define GAP_WAIT_MS   50
 #define CATCHUP_BATCH 1000
-#define CHANNEL       "hiroba:events"
+/* The sequencer of BBS events (ids: the store's event clock), kept with the rooms' ones. */
+#define BBS_SEQ_ROOM (-1)
+#define CHANNEL      "hiroba:events"
 
 /* A message waiting for its predecessor. */
 struct held {
@@ -123,7 +125,10 @@ static void seq_pass(struct seq *s, int64_t id, const char *seed, size_t seed_le
                      size_t v1_len)
 {
     s->last = id;
-    hb_app_ws_deliver_message(s->room, id, seed, seed_len, v1, v1_len);
+    if (s->room == BBS_SEQ_ROOM)
+        hb_app_ws_deliver_bbs(v1, v1_len);
+    else
+        hb_app_ws_deliver_message(s->room, id, seed, seed_len, v1, v1_len);
 }
 
 /* Lets the held messages through whose predecessor has now passed. */
@@ -196,7 +201,7 @@ void hb_app_relay_write_end(void)
  *   M <instance> <room> <id> <prev>\n<seed frame>\n<v1 frame>
  *   P <instance> <room> <headcount>
  *   G <instance> <room>
- *   B <instance>\n<bbs frame> */
+ *   B <instance> <event clock, 0: none>\n<bbs frame> */
 
 static void redis_send(const char *head, const char *a, size_t a_len, const char *b, size_t b_len)
 {
@@ -246,11 +251,27 @@ void hb_app_relay_room_gone(int64_t room)
     redis_send(head, NULL, 0, NULL, 0);
 }
 
-void hb_app_relay_bbs(const char *json, size_t len)
+/* Offers BBS event seq to its sequencer (relay.lock held). Events of the event clock (seq > 0,
+ * PostgreSQL) leave in clock order, which is commit order; seq n waits for n - 1. An event with
+ * no clock value, or one that comes after its gap was given up on, goes out at once: late is
+ * better than lost. */
+static void bbs_offer(int64_t seq, const char *json, size_t len)
 {
-    hb_app_ws_deliver_bbs(json, len);
-    char head[80];
-    snprintf(head, sizeof(head), "B %s", relay.instance);
+    struct seq *s = *seq_slot(BBS_SEQ_ROOM);
+    if (seq <= 0 || s == NULL || seq <= s->last) {
+        hb_app_ws_deliver_bbs(json, len);
+        return;
+    }
+    sequence(BBS_SEQ_ROOM, seq, seq - 1, "", 0, json, len);
+}
+
+void hb_app_relay_bbs(const char *json, size_t len, int64_t seq)
+{
+    pthread_mutex_lock(&relay.lock);
+    bbs_offer(seq, json, len);
+    pthread_mutex_unlock(&relay.lock);
+    char head[100];
+    snprintf(head, sizeof(head), "B %s %lld", relay.instance, (long long)seq);
     redis_send(head, json, len, NULL, 0);
 }
 
@@ -319,9 +340,11 @@ static void on_redis_message(void *ctx, const char *channel, const char *data, s
         hb_app_ws_deliver_room_gone(room);
         return;
     case 'B':
-        if (p >= end || *p != '\n')
+        if (!next_int(&p, end, &a) || p >= end || *p != '\n')
             goto bad;
-        hb_app_ws_deliver_bbs(p + 1, (size_t)(end - p - 1));
+        pthread_mutex_lock(&relay.lock);
+        bbs_offer(a, p + 1, (size_t)(end - p - 1));
+        pthread_mutex_unlock(&relay.lock);
         return;
     default:
         break;
@@ -470,6 +493,20 @@ static void *relay_main(void *arg)
         for (int i = 0; i < N_SEQ_BUCKETS && room == 0; i++) {
             for (struct seq *s = relay.buckets[i]; s != NULL; s = s->next) {
                 bool gap_due = s->gap_since_ms != 0 && now - s->gap_since_ms >= GAP_WAIT_MS;
+                if (s->room == BBS_SEQ_ROOM) {
+                    /* BBS events are not stored: an overdue gap is given up on, and what was
+                     * held behind it goes out in order. */
+                    s->needs_catchup = false;
+                    if (gap_due) {
+                        s->last = s->held->prev > s->last ? s->held->prev : s->last;
+                        seq_flush(s);
+                        if (s->held != NULL)
+                            s->gap_since_ms = now; /* another gap: its own wait */
+                    } else if (s->gap_since_ms != 0 && s->gap_since_ms + GAP_WAIT_MS < wake_at) {
+                        wake_at = s->gap_since_ms + GAP_WAIT_MS;
+                    }
+                    continue;
+                }
                 if (s->needs_catchup || gap_due) {
                     s->needs_catchup = false;
                     s->gap_since_ms = s->held != NULL ? now : 0;
@@ -543,6 +580,10 @@ int hb_app_relay_start(struct hb_app *app)
     beat(0);
     if (hb_store_reader_open(app->store, &relay.reader) < 0)
         relay.reader = db;
+    int64_t clock = 0;
+    if (strcmp(hb_store_backend_name(app->store), "postgres") == 0 &&
+        hb_store_event_clock_read(db, &clock) == 0)
+        hb_app_relay_joined(BBS_SEQ_ROOM, clock); /* BBS events from here on, in clock order */
     if (app->cfg.redis != NULL) {
         static const char *const channels[] = {CHANNEL};
         struct hb_redis_config rc = {.url = app->cfg.redis,

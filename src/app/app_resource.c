@@ -352,13 +352,14 @@ static const char *const op_names[] = {
 };
 
 /* Sends one small deletion event: {"id":N} or {"id":N,"topic":M}. */
-static void deleted_event(struct hb_app *app, const char *type, int64_t id, int64_t topic_id)
+static void deleted_event(struct hb_app *app, const char *type, int64_t id, int64_t topic_id,
+                          int64_t seq)
 {
     char json[64];
     int len = topic_id > 0 ? snprintf(json, sizeof(json), "{\"id\":%lld,\"topic\":%lld}",
                                       (long long)id, (long long)topic_id)
                            : snprintf(json, sizeof(json), "{\"id\":%lld}", (long long)id);
-    hb_app_bbs_event(app, type, json, (size_t)len);
+    hb_app_bbs_event(app, type, json, (size_t)len, seq);
 }
 
 static int category_delete(struct hb_app_write *job, struct hb_store_conn *db)
@@ -366,10 +367,14 @@ static int category_delete(struct hb_app_write *job, struct hb_store_conn *db)
     struct hb_buf ids;
     hb_buf_init(&ids, LIST_MAX);
     int err = hb_store_category_delete(db, job->id, &ids);
-    for (size_t i = 0; err == 0 && i + sizeof(int64_t) <= ids.len; i += sizeof(int64_t)) {
+    size_t n = ids.len / sizeof(int64_t);
+    /* The clock went up by one per topic: the events take its last n values, in order. */
+    int64_t clock = hb_store_event_clock(db);
+    for (size_t i = 0; err == 0 && i < n; i++) {
         int64_t topic_id;
-        memcpy(&topic_id, ids.data + i, sizeof(topic_id));
-        deleted_event(job->app, "topic.deleted", topic_id, 0);
+        memcpy(&topic_id, ids.data + i * sizeof(int64_t), sizeof(topic_id));
+        deleted_event(job->app, "topic.deleted", topic_id, 0,
+                      clock > 0 ? clock - (int64_t)n + 1 + (int64_t)i : 0);
     }
     hb_buf_release(&ids);
     return err;
@@ -423,7 +428,7 @@ static void write_work_ordered(struct hb_app_write *job)
     case HB_APP_TOPIC_DELETE:
         err = hb_store_topic_delete(db, job->id, meta);
         if (err == 0)
-            deleted_event(job->app, "topic.deleted", job->id, 0);
+            deleted_event(job->app, "topic.deleted", job->id, 0, hb_store_event_clock(db));
         break;
     case HB_APP_REPLY_CREATE:
         err = hb_store_reply_create(db, &job->post, meta, json);
@@ -436,7 +441,8 @@ static void write_work_ordered(struct hb_app_write *job)
     case HB_APP_REPLY_DELETE:
         err = hb_store_reply_delete(db, job->id, meta);
         if (err == 0)
-            deleted_event(job->app, "reply.deleted", job->id, meta->parent_id);
+            deleted_event(job->app, "reply.deleted", job->id, meta->parent_id,
+                          hb_store_event_clock(db));
         break;
     case HB_APP_ROOM_CREATE:
         err = hb_store_room_create(db, &job->room, meta, json);
@@ -453,7 +459,7 @@ static void write_work_ordered(struct hb_app_write *job)
         HB_BUG("unknown write op");
     }
     if (err == 0 && event != NULL)
-        hb_app_bbs_event(job->app, event, json->data, json->len);
+        hb_app_bbs_event(job->app, event, json->data, json->len, hb_store_event_clock(db));
     job->rc = err;
 }
 

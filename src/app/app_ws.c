@@ -853,9 +853,9 @@ void hb_app_ws_deliver_room_gone(int64_t room)
         publish(room, event_create(EV_ROOM_GONE, 0, NULL, NULL));
 }
 
-void hb_app_ws_bbs_publish(const char *json, size_t len)
+void hb_app_ws_bbs_publish(const char *json, size_t len, int64_t seq)
 {
-    hb_app_relay_bbs(json, len);
+    hb_app_relay_bbs(json, len, seq);
 }
 
 void hb_app_ws_room_deleted(int64_t room)

@@ -746,6 +746,21 @@ int hb_store_chatlog_create_many(struct hb_store_conn *conn, const struct hb_sto
     return leave(conn, 0);
 }
 
+int64_t hb_store_event_clock(const struct hb_store_conn *conn)
+{
+    return conn != NULL ? conn->event_clock : 0;
+}
+
+int hb_store_event_clock_read(struct hb_store_conn *conn, int64_t *n)
+{
+    if (n == NULL)
+        return HB_EINVAL;
+    *n = 0;
+    if (conn != NULL && conn->store->ops->event_clock_read == NULL)
+        return 0;
+    CALL(conn, false, event_clock_read, n);
+}
+
 int hb_store_chatlog_last(struct hb_store_conn *conn, int64_t room_id, int64_t *id)
 {
     if (id == NULL)

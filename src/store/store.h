@@ -415,6 +415,17 @@ int hb_store_chatlog_create_many(struct hb_store_conn *conn, const struct hb_sto
 /* Stores in *id the room's highest chat log id, 0 when it has none (or the room is gone). */
 int hb_store_chatlog_last(struct hb_store_conn *conn, int64_t room_id, int64_t *id);
 
+/* ---- The BBS event clock (API.md §6.8: /ws/bbs/ events in commit order) ----
+ * On PostgreSQL, where writers on several connections and instances commit concurrently, every
+ * topic and reply create, update and delete advances a clock in its own transaction (a category
+ * delete by the number of its topics), so the values follow commit order with no holes. After
+ * such a write, hb_store_event_clock() gives the value it made on that connection: its events
+ * carry clock - k + 1 .. clock. On SQLite the one writer already orders commits: both give 0. */
+int64_t hb_store_event_clock(const struct hb_store_conn *conn);
+
+/* The clock's current value (0 on SQLite). */
+int hb_store_event_clock_read(struct hb_store_conn *conn, int64_t *n);
+
 /* Stores a message stamped now. Returns 0 with the new id, its created_at and the id of the
  * room's previous message (0 when it is the first), any pointer may be NULL; HB_ECONFLICT when the
  * room is gone, or HB_EINVAL. Inserts into one room are serialised by the backend, so a room's ids

@@ -42,6 +42,7 @@ struct hb_store_conn {
     struct hb_store *store;
     pthread_mutex_t mu;
     bool is_writer;
+    int64_t event_clock; /* what the last write that ticked the event clock made it */
 };
 
 /* Initialises the head of a backend connection. */
@@ -139,6 +140,8 @@ struct hb_store_ops {
                                size_t n, struct hb_store_chat_result *out);
     int (*chatlog_create)(struct hb_store_conn *conn, int64_t room_id, struct hb_str message,
                           int64_t author_id, int64_t *id, int64_t *created_us, int64_t *prev_id);
+    /* Optional (NULL: the backend has no event clock; hb_store_event_clock_read gives 0). */
+    int (*event_clock_read)(struct hb_store_conn *conn, int64_t *n);
 };
 
 extern const struct hb_store_ops hb_store__sqlite_ops;

@@ -197,6 +197,8 @@
                 "DELETE FROM hiroba_presence p WHERE p.instance_id = $1 RETURNING p.room_id, "     \
                 "p.n"))                                                                            \
     X(ST_ROOM_LOCK, "SELECT 1 FROM chat_room WHERE id = $1::int8 FOR UPDATE")                      \
+    X(ST_CLOCK_TICK, "UPDATE hiroba_event_clock SET n = n + $1::int8 WHERE id = 1 RETURNING n")    \
+    X(ST_CLOCK_READ, "SELECT n FROM hiroba_event_clock WHERE id = 1")                              \
     X(ST_ROOMS_LOCK, "SELECT id FROM chat_room WHERE id = ANY($1::int8[]) ORDER BY id FOR UPDATE") \
     X(ST_LOG_LAST, "SELECT coalesce(max(id), 0) FROM chat_chatlog WHERE room_id = $1::int8")       \
     X(ST_LOG_LIST, "SELECT " LOG_COLS " FROM " LOG_FROM                                            \
@@ -1005,6 +1007,30 @@ static int commit_emitted(pg_conn *c, struct params *p, int err, struct hb_buf *
     return end_op(c, p, err);
 }
 
+/* Advances the BBS event clock by k inside the open write transaction, last before COMMIT: the
+ * row lock it takes is held only for the commit, and the writers that stream events commit in
+ * the clock's order (store.h). */
+static int clock_tick(pg_conn *c, int64_t k)
+{
+    PGresult *res = NULL;
+    int err = run_by(c, ST_CLOCK_TICK, k, &res);
+    if (err == 0)
+        c->base.event_clock = PQntuples(res) == 1 ? v_i64(res, 0, 0) : 0;
+    PQclear(res);
+    return err;
+}
+
+static int pg_event_clock_read(struct hb_store_conn *conn, int64_t *n)
+{
+    pg_conn *c = pgc(conn);
+    PGresult *res = NULL;
+    int err = run(c, ST_CLOCK_READ, NULL, &res);
+    if (err == 0)
+        *n = PQntuples(res) == 1 ? v_i64(res, 0, 0) : 0;
+    PQclear(res);
+    return end_op(c, NULL, err);
+}
+
 /* ---- Backend lifecycle ---- */
 
 static int pg_open(struct hb_store *store, const char *url)
@@ -1422,6 +1448,7 @@ static int pg_category_delete(struct hb_store_conn *conn, int64_t id, struct hb_
     pg_conn *c = pgc(conn);
     size_t start = topic_ids ? topic_ids->len : 0;
     PGresult *res = NULL;
+    int64_t n_topics = 0;
     int err = begin_write(c);
     if (err == 0)
         err = exists_by_id(c, ST_CATEGORY_LOCK, id);
@@ -1432,6 +1459,7 @@ static int pg_category_delete(struct hb_store_conn *conn, int64_t id, struct hb_
         for (int i = 0; err == 0 && i < PQntuples(res); i++) {
             int64_t topic_id = v_i64(res, i, 0);
             err = hb_buf_append(topic_ids, &topic_id, sizeof(topic_id));
+            n_topics++;
         }
         PQclear(res);
     }
@@ -1441,6 +1469,8 @@ static int pg_category_delete(struct hb_store_conn *conn, int64_t id, struct hb_
         err = run_by(c, ST_CATEGORY_DELETE_TOPICS, id, NULL);
     if (err == 0)
         err = run_by(c, ST_CATEGORY_DELETE, id, NULL);
+    if (err == 0 && n_topics > 0)
+        err = clock_tick(c, n_topics); /* one topic.deleted event per topic */
     return commit_emitted(c, NULL, err, topic_ids, start);
 }
 
@@ -1671,6 +1701,8 @@ static int pg_post_create(struct hb_store_conn *conn, bool is_reply,
     if (err == 0)
         err = get_by_id(c, post_stmt(is_reply, ST_TOPIC_GET, ST_REPLY_GET), id, emit_post, is_reply,
                         meta, json);
+    if (err == 0)
+        err = clock_tick(c, 1);
     return commit_emitted(c, &p, err, json, start);
 }
 
@@ -1694,6 +1726,8 @@ static int pg_post_update(struct hb_store_conn *conn, bool is_reply, int64_t id,
     if (err == 0)
         err = get_by_id(c, post_stmt(is_reply, ST_TOPIC_GET, ST_REPLY_GET), id, emit_post, is_reply,
                         meta, json);
+    if (err == 0)
+        err = clock_tick(c, 1);
     return commit_emitted(c, &p, err, json, start);
 }
 
@@ -1711,6 +1745,8 @@ static int pg_post_delete(struct hb_store_conn *conn, bool is_reply, int64_t id,
         err = run_by(c, ST_TOPIC_DELETE_REPLIES, id, NULL);
     if (err == 0)
         err = run_by(c, post_stmt(is_reply, ST_TOPIC_DELETE, ST_REPLY_DELETE), id, NULL);
+    if (err == 0)
+        err = clock_tick(c, 1);
     if (err == 0)
         err = commit(c);
     return end_op(c, NULL, err);
@@ -2234,4 +2270,5 @@ const struct hb_store_ops hb_store__pg_ops = {
     .chatlog_last = pg_chatlog_last,
     .chatlog_create_many = pg_chatlog_create_many,
     .chatlog_create = pg_chatlog_create,
+    .event_clock_read = pg_event_clock_read,
 };

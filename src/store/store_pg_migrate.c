@@ -118,6 +118,14 @@ static const char instance_ddl[] =
     "CREATE TABLE \"hiroba_presence\" (\"instance_id\" varchar(64) NOT NULL, \"room_id\" bigint "
     "NOT NULL, \"n\" integer NOT NULL, PRIMARY KEY (\"instance_id\", \"room_id\"));";
 
+/* The BBS event clock: every REST write that streams /ws/bbs/ events advances it in its own
+ * transaction (store_pg.c), so its values follow commit order across connections and instances
+ * (API.md §6.8), with no holes (a rolled-back write gives its tick back). */
+static const char event_clock_ddl[] =
+    "CREATE TABLE \"hiroba_event_clock\" (\"id\" integer NOT NULL PRIMARY KEY, \"n\" bigint "
+    "NOT NULL);"
+    "INSERT INTO \"hiroba_event_clock\" (\"id\", \"n\") VALUES (1, 0);";
+
 /* A word index over topic comments with the 'simple' configuration (lower-cased tokens, no
  * stemming, no stop words), for word search from SQL (Django's comment__search with
  * config='simple' uses it). The API's ?search= is a substring search and does not use it (it
@@ -341,6 +349,9 @@ int hb_store__pg_migrate(struct hb_store__pg_conn *c)
             migrate_simple(c, "hiroba_presence", instance_ddl, "0005_instance_presence", &changed);
     if (err == 0)
         err = migrate_trigram(c, &changed);
+    if (err == 0)
+        err =
+            migrate_simple(c, "hiroba_event_clock", event_clock_ddl, "0007_event_clock", &changed);
     if (err == 0 && changed) {
         err = hb_store__pg_exec(c, "COMMIT");
         c->in_tx = false;

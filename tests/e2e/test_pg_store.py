@@ -98,7 +98,8 @@ def test_migrate_makes_djangos_schema(cluster, db):
     assert r.returncode != 0 and b"chat_room_headcount_check" in r.stderr
     assert q("SELECT name FROM hiroba_migrations ORDER BY name").splitlines() == [
         "0001_django_tables", "0002_author_id", "0003_topic_search", "0004_login_failure",
-        "0005_instance_presence", "0006_topic_trigram"]
+        "0005_instance_presence", "0006_topic_trigram", "0007_event_clock"]
+    assert q("SELECT id, n FROM hiroba_event_clock") == "1|0"
     assert q("SELECT indexdef FROM pg_indexes WHERE indexname = 'hiroba_topic_comment_trgm'") == \
         "CREATE INDEX hiroba_topic_comment_trgm ON public.bbs_topic USING gin (comment " \
         "gin_trgm_ops)"
@@ -129,7 +130,7 @@ def test_two_migrates_at_once(cluster, db):
              for _ in range(3)]
     outs = [p.communicate(timeout=60)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outs
-    assert cluster.psql(name, "SELECT count(*) FROM hiroba_migrations") == "6"
+    assert cluster.psql(name, "SELECT count(*) FROM hiroba_migrations") == "7"
 
 
 # What Django 3.2's `migrate` makes on PostgreSQL (serial ids, not identity columns), trimmed to
@@ -412,7 +413,7 @@ def test_search_without_pg_trgm_privilege(cluster, db, server_factory):
                             "'hiroba_topic_comment_trgm'") == "0"
         assert cluster.psql(name, "SELECT name FROM hiroba_migrations ORDER BY name").splitlines() \
             == ["0001_django_tables", "0002_author_id", "0003_topic_search",
-                "0004_login_failure", "0005_instance_presence"]
+                "0004_login_failure", "0005_instance_presence", "0007_event_clock"]
         fill_topics(cluster, name)
         s = server_factory(database=role_url)
         h = login(s, "alice")

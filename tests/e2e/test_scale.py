@@ -198,3 +198,40 @@ def test_headcount_repaired_after_sigkill(site):
             s.transport.abort()
 
     asyncio.run(run())
+
+
+def test_bbs_events_in_one_order_on_every_instance(site):
+    """API.md §6.8 across instances: writers on both instances at once, a /ws/bbs/ socket on
+    each; both sockets get every event once and in the same order (the event clock's, which is
+    commit order), whichever instance made it."""
+    a, b = site(2)
+    tokens = [login(s, "w%d" % i) for i, s in enumerate([a, b] * 3)]
+    cat = api(a, tokens[0], "POST", "/api/categories/", {"name": "c"})["id"]
+    n_each = 15
+
+    def writer(s, token):
+        sess = requests.Session()
+        sess.headers["Authorization"] = "Bearer " + token
+        ids = []
+        for _ in range(n_each):
+            r = sess.post(s.url + "/api/topics/", json={"category": cat, "comment": "x"})
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+        return ids
+
+    async def go():
+        async with websockets.connect("ws://127.0.0.1:%d/ws/bbs/" % a.port,
+                                      subprotocols=["hiroba.v1", tokens[0]]) as wa, \
+                websockets.connect("ws://127.0.0.1:%d/ws/bbs/" % b.port,
+                                   subprotocols=["hiroba.v1", tokens[1]]) as wb:
+            loop = asyncio.get_running_loop()
+            jobs = [loop.run_in_executor(None, writer, s, t)
+                    for s, t in zip([a, b] * 3, tokens)]
+            written = sorted(i for ids in await asyncio.gather(*jobs) for i in ids)
+            seen = []
+            for ws in (wa, wb):
+                seen.append([json.loads(await asyncio.wait_for(ws.recv(), 5))["id"]
+                             for _ in written])
+            assert sorted(seen[0]) == written
+            assert seen[0] == seen[1]
+    asyncio.run(go())
