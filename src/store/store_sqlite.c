@@ -256,6 +256,7 @@ static int track(sq_conn *c, sqlite3_stmt *st)
 /* Readies a cached statement (prepared on first use) for binding. */
 static int use_sql(sq_conn *c, sqlite3_stmt **slot, const char *sql, sqlite3_stmt **out)
 {
+    *out = NULL;
     if (*slot == NULL) {
         int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
         if (rc != SQLITE_OK) {

@@ -114,11 +114,12 @@ static const char fts_triggers_ddl[] =
 static const char fts_rebuild[] =
     "INSERT INTO \"hiroba_topic_fts\" (\"hiroba_topic_fts\") VALUES ('rebuild');";
 
-/* Runs a one-row query with text parameters; sets *found. The statements are not cached: this
- * runs once per process. */
+/* Runs a one-row query with text parameters; sets *found (false on an error). The statements are
+ * not cached: this runs once per process. */
 static int query_exists(struct hb_store__sqlite_conn *c, const char *sql, const char *a,
                         const char *b, bool *found)
 {
+    *found = false;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
