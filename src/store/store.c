@@ -756,7 +756,9 @@ int hb_store_event_clock_read(struct hb_store_conn *conn, int64_t *n)
     if (n == NULL)
         return HB_EINVAL;
     *n = 0;
-    if (conn != NULL && conn->store->ops->event_clock_read == NULL)
+    if (conn == NULL)
+        return HB_EDB; /* as enter() does */
+    if (conn->store->ops->event_clock_read == NULL)
         return 0;
     CALL(conn, false, event_clock_read, n);
 }
