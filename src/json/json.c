@@ -1184,8 +1184,9 @@ static void wr_quoted(struct hb_json_writer *w, size_t sep, const unsigned char 
             }
             s++;
         } else {
-            memcpy(p, "\xEF\xBF\xBD", 3);
-            p += 3;
+            *p++ = '\xEF'; /* U+FFFD */
+            *p++ = '\xBF';
+            *p++ = '\xBD';
             s += -utf8_check(s, end);
         }
     }

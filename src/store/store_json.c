@@ -3,7 +3,6 @@
  * escaped (API.md §2.3), keys in API.md §2.5's order. Rows are written from borrowed column
  * memory straight into the caller's buffer: nothing is allocated per row. */
 #include <stdio.h>
-#include <string.h>
 
 #include "core/err.h"
 #include "store/store_internal.h"
@@ -81,13 +80,17 @@ int hb_store__json_str(struct hb_buf *buf, const char *s, size_t len)
             break;
         default:
             if (*p < 0x20) {
-                memcpy(esc, "\\u00", 4);
+                esc[1] = 'u';
+                esc[2] = '0';
+                esc[3] = '0';
                 esc[4] = hex[*p >> 4];
                 esc[5] = hex[*p & 0xf];
                 esc_len = 6;
             } else {
                 /* A byte that starts no valid sequence: U+FFFD. */
-                memcpy(esc, "\xef\xbf\xbd", 3);
+                esc[0] = '\xef';
+                esc[1] = '\xbf';
+                esc[2] = '\xbd';
                 esc_len = 3;
             }
         }
