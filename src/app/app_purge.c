@@ -9,7 +9,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 
-#define PURGE_INTERVAL_S   (60 * 60)
+#define PURGE_INTERVAL_S   ((time_t)60 * 60)
 #define THROTTLE_WINDOW_US (15LL * 60 * 1000000)
 
 static pthread_t purge_thread;

@@ -208,7 +208,7 @@ static void redis_send(const char *head, const char *a, size_t a_len, const char
     if (relay.redis == NULL)
         return;
     struct hb_buf msg;
-    hb_buf_init(&msg, 1024 * 1024);
+    hb_buf_init(&msg, (size_t)1024 * 1024);
     (void)hb_buf_append_str(&msg, head);
     if (a != NULL) {
         (void)hb_buf_append_char(&msg, '\n');
@@ -414,7 +414,7 @@ static char *format_row(enum hb_store_chat_format format, const struct hb_store_
                         size_t *len)
 {
     struct hb_buf b;
-    hb_buf_init(&b, 64 * 1024);
+    hb_buf_init(&b, (size_t)64 * 1024);
     char *out = NULL;
     if (hb_store_chatlog_write_json(&b, format, row) == 0) {
         out = memdup(b.data, b.len);

@@ -295,7 +295,7 @@ static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
 
 static void schema_init(void)
 {
-    hb_buf_init(&schema, 1024 * 1024);
+    hb_buf_init(&schema, (size_t)1024 * 1024);
     build(&schema);
 }
 

@@ -194,10 +194,10 @@ int hb_app_serve_main(int argc, char **argv)
 
     app.http = (struct hb_http_server_config){
         .router = app.router,
-        .limits = {.max_head_len = 16 * 1024,
-                   .max_target_len = 8 * 1024,
+        .limits = {.max_head_len = (size_t)16 * 1024,
+                   .max_target_len = (size_t)8 * 1024,
                    .max_headers = 100,
-                   .max_body_len = 1024 * 1024},
+                   .max_body_len = (size_t)1024 * 1024},
         .head_timeout_ms = 10000,
         .body_timeout_ms = 10000,
         .keepalive_timeout_ms = 75000,

@@ -26,7 +26,7 @@
 #include "ws/ws_session.h"
 
 #define N_BUCKETS        256
-#define QUEUE_MAX_BYTES  (1024u * 1024)
+#define QUEUE_MAX_BYTES  ((size_t)1024 * 1024)
 #define QUEUE_MAX_FRAMES 1024u
 #define HEARTBEAT_MS     30000
 #define REPLAY_MAX       100000
@@ -328,7 +328,7 @@ static int collect_row(void *ctx, const struct hb_store_chatlog *row)
 {
     struct join_job *job = ctx;
     struct hb_buf b;
-    hb_buf_init(&b, 64 * 1024);
+    hb_buf_init(&b, (size_t)64 * 1024);
     int err =
         hb_store_chatlog_write_json(&b, job->is_v1 ? HB_STORE_CHAT_V1 : HB_STORE_CHAT_SEED, row);
     if (err == 0) {
@@ -423,8 +423,8 @@ static void publish_stored(struct store_job *job, const struct hb_store_chat_res
                                    .author_id = job->author_id,
                                    .author_username = hb_str_from(job->username)};
     struct hb_buf seed, v1;
-    hb_buf_init(&seed, 64 * 1024);
-    hb_buf_init(&v1, 64 * 1024);
+    hb_buf_init(&seed, (size_t)64 * 1024);
+    hb_buf_init(&v1, (size_t)64 * 1024);
     (void)hb_store_chatlog_write_json(&seed, HB_STORE_CHAT_SEED, &row);
     (void)hb_store_chatlog_write_json(&v1, HB_STORE_CHAT_V1, &row);
     hb_app_relay_message(job->room, r->id, r->prev_id, &seed, &v1);
@@ -779,7 +779,7 @@ static int handshake(struct hb_http_request *req, struct hb_http_response *res, 
         int64_t v;
         struct hb_store_meta meta;
         struct hb_buf scratch;
-        hb_buf_init(&scratch, 64 * 1024);
+        hb_buf_init(&scratch, (size_t)64 * 1024);
         bool ok = hb_app_parse_int_text(id, &v) == 0 && v > 0 && id.ptr[0] >= '0' &&
                   id.ptr[0] <= '9' && hb_store_room_get(hb_app_reader(), v, &meta, &scratch) == 0;
         hb_buf_release(&scratch);

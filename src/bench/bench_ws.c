@@ -1042,7 +1042,7 @@ static void maybe_start_sending(struct bench *b)
         return;
     uint64_t now = hb_clock_mono_ns();
     uint64_t start = 0;
-    uint64_t mine = now + (b->o->n_loops > 1 ? 2 * TICK_MS * NS_PER_MS : 0);
+    uint64_t mine = now + (b->o->n_loops > 1 ? 2ull * TICK_MS * NS_PER_MS : 0);
     bool is_first = atomic_compare_exchange_strong(&sh->send_start_ns, &start, mine);
     if (is_first) {
         start = mine;

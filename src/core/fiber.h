@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HB_FIBER_STACK_SIZE (256 * 1024)
+#define HB_FIBER_STACK_SIZE ((size_t)256 * 1024)
 
 struct hb_fiber;
 

@@ -9,8 +9,8 @@
 
 #include "json/json.h"
 
-#define HEADERS_MAX (64u * 1024)
-#define BODY_MAX    (256u * 1024 * 1024)
+#define HEADERS_MAX ((size_t)64 * 1024)
+#define BODY_MAX    ((size_t)256 * 1024 * 1024)
 
 void hb_http_response_init(struct hb_http_response *res)
 {

@@ -20,7 +20,7 @@
 #include "http/http_url.h"
 
 #define RBUF_INITIAL   4096
-#define OUT_HIGH_WATER (1u * 1024 * 1024)
+#define OUT_HIGH_WATER ((size_t)1024 * 1024)
 
 struct worker_state {
     struct hb_http_metrics *metrics;
@@ -115,7 +115,7 @@ static void on_open(struct hb_conn *conn)
     struct hconn *hc = hb_xcalloc(1, sizeof(*hc));
     hc->conn = conn;
     hc->ws = hb_net_worker_data(hb_conn_worker(conn));
-    hb_buf_init(&hc->rbuf, cfg->limits.max_head_len + cfg->limits.max_body_len + 64 * 1024);
+    hb_buf_init(&hc->rbuf, cfg->limits.max_head_len + cfg->limits.max_body_len + (size_t)64 * 1024);
     hb_http_parser_init(&hc->parser, &cfg->limits);
     hb_http_response_init(&hc->res);
     hc->res._conn = hc;

@@ -22,7 +22,7 @@
 #include "core/err.h"
 #include "core/log.h"
 
-#define OUT_MAX           (64u * 1024 * 1024)
+#define OUT_MAX           ((size_t)64 * 1024 * 1024)
 #define LINGER_MS         2000
 #define REFUSED_LINGER_MS 1000
 

@@ -433,10 +433,10 @@ int hb_store_throttle_purge(struct hb_store_conn *conn, int64_t before_us)
 /* ---- BBS ---- */
 
 /* Column limits of API.md §11 in bytes (code points times 4); the app checks code points. */
-#define CATEGORY_NAME_MAX (100 * 4)
-#define COMMENT_MAX       (2000 * 4)
-#define ROOM_NAME_MAX     (200 * 4)
-#define MESSAGE_MAX       (200 * 4)
+#define CATEGORY_NAME_MAX ((size_t)100 * 4)
+#define COMMENT_MAX       ((size_t)2000 * 4)
+#define ROOM_NAME_MAX     ((size_t)200 * 4)
+#define MESSAGE_MAX       ((size_t)200 * 4)
 
 static bool page_ok(const struct hb_store_page *page)
 {
