@@ -69,8 +69,8 @@ static bool civil_valid(const struct civil *c)
 /* Seconds since the epoch of the civil time read as UTC. */
 static int64_t civil_seconds(const struct civil *c)
 {
-    return days_from_civil(c->year, c->month, c->day) * 86400 + c->hour * 3600 + c->minute * 60 +
-           c->second;
+    return days_from_civil(c->year, c->month, c->day) * 86400 + (int64_t)c->hour * 3600 +
+           (int64_t)c->minute * 60 + c->second;
 }
 
 static void civil_from_seconds(int64_t s, struct civil *c)
@@ -270,16 +270,12 @@ static bool offset(struct cursor *cur, int64_t *out)
     int hh, mm = 0;
     if (!digits_int(cur, 2, &hh))
         return false;
-    if (eat(cur, ":")) {
-        if (!digits_int(cur, 2, &mm))
-            return false;
-    } else if (cur->p < cur->end && is_digit(*cur->p)) {
-        if (!digits_int(cur, 2, &mm))
-            return false;
-    }
+    bool has_minutes = eat(cur, ":") || (cur->p < cur->end && is_digit(*cur->p));
+    if (has_minutes && !digits_int(cur, 2, &mm))
+        return false;
     if (hh > 23 || mm > 59)
         return false;
-    *out = sign * (hh * 3600 + mm * 60);
+    *out = (int64_t)sign * (hh * 3600 + mm * 60);
     return true;
 }
 
