@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/str.h"
 #include "http/http_metrics.h"
 #include "http/http_url.h"
 #include "net/net.h"
@@ -110,17 +111,17 @@ static void event_unref(void *p)
     free(ev);
 }
 
-static struct event *event_create(enum event_kind kind, int64_t id, const struct hb_buf *seed,
-                                  const struct hb_buf *v1)
+static struct event *event_create(enum event_kind kind, int64_t id, const struct hb_str *seed,
+                                  const struct hb_str *v1)
 {
     struct event *ev = hb_xcalloc(1, sizeof(*ev));
     atomic_init(&ev->refs, 1);
     ev->kind = kind;
     ev->id = id;
     if (seed != NULL)
-        ev->seed = hb_ws_msg_create(HB_WS_OP_TEXT, seed->data, seed->len);
+        ev->seed = hb_ws_msg_create(HB_WS_OP_TEXT, seed->ptr, seed->len);
     if (v1 != NULL)
-        ev->v1 = hb_ws_msg_create(HB_WS_OP_TEXT, v1->data, v1->len);
+        ev->v1 = hb_ws_msg_create(HB_WS_OP_TEXT, v1->ptr, v1->len);
     return ev;
 }
 
@@ -279,7 +280,7 @@ void hb_app_ws_deliver_presence(int64_t room, int64_t headcount)
     char json[80];
     snprintf(json, sizeof(json), "{\"type\":\"presence\",\"headcount\":%lld}",
              (long long)headcount);
-    struct hb_buf b = {.data = json, .len = strlen(json)};
+    struct hb_str b = {.ptr = json, .len = strlen(json)};
     publish(room, event_create(EV_PRESENCE, 0, NULL, &b));
 }
 
@@ -834,8 +835,8 @@ void hb_app_ws_deliver_message(int64_t room, int64_t id, const char *seed, size_
 {
     if (hub == NULL)
         return;
-    struct hb_buf s = {.data = (char *)(uintptr_t)seed, .len = seed_len};
-    struct hb_buf v = {.data = (char *)(uintptr_t)v1, .len = v1_len};
+    struct hb_str s = {.ptr = seed, .len = seed_len};
+    struct hb_str v = {.ptr = v1, .len = v1_len};
     publish(room, event_create(EV_MESSAGE, id, &s, &v));
 }
 
@@ -843,7 +844,7 @@ void hb_app_ws_deliver_bbs(const char *json, size_t len)
 {
     if (hub == NULL)
         return;
-    struct hb_buf b = {.data = (char *)(uintptr_t)json, .len = len};
+    struct hb_str b = {.ptr = json, .len = len};
     publish(BBS_CHANNEL, event_create(EV_BBS, 0, NULL, &b));
 }
 

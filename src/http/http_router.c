@@ -3,7 +3,6 @@
  * patterns, and comparing pre-split segments beats building a trie at this size. */
 #include "http/http_router.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +27,7 @@ struct group {
     bool has_trailing_slash;
     bool is_literal; /* no parameters: the path must equal the pattern */
     struct hb_str literal;
+    char *label, *allow; /* owned; pub.label and pub.allow point at them */
 };
 
 struct hb_http_router {
@@ -92,7 +92,8 @@ static int compile(struct group *g, const char *pattern)
         (void)hb_buf_append_char(&label, '/');
     if (label.len == 0)
         (void)hb_buf_append_char(&label, '/');
-    g->pub.label = hb_buf_detach(&label, NULL);
+    g->label = hb_buf_detach(&label, NULL);
+    g->pub.label = g->label;
     return 0;
 
 fail:
@@ -118,7 +119,8 @@ static void build_allow(struct group *g)
     if (g->pub.by_method[HB_HTTP_GET] != NULL)
         (void)hb_buf_append_str(&allow, "HEAD, ");
     (void)hb_buf_append_str(&allow, "OPTIONS");
-    g->pub.allow = hb_buf_detach(&allow, NULL);
+    g->allow = hb_buf_detach(&allow, NULL);
+    g->pub.allow = g->allow;
 }
 
 int hb_http_router_create(const struct hb_http_route *routes, size_t n_routes,
@@ -159,8 +161,8 @@ void hb_http_router_destroy(struct hb_http_router *router)
     if (router == NULL)
         return;
     for (int j = 0; j < router->n_groups; j++) {
-        free((char *)(uintptr_t)router->groups[j].pub.label);
-        free((char *)(uintptr_t)router->groups[j].pub.allow);
+        free(router->groups[j].label);
+        free(router->groups[j].allow);
     }
     free(router->groups);
     free(router);

@@ -76,6 +76,9 @@ struct hb_net {
     const struct hb_net_config *cfg;
     struct hb_net_worker *workers;
     int max_per_ip; /* 0: no per-address limit */
+    /* A copy of cfg->over_capacity (NULL if none): uv_buf_t wants a char *. */
+    char *over_capacity;
+    size_t over_capacity_len;
 };
 
 /* Connections per peer address, across workers: an open-addressed table with linear probing
@@ -675,18 +678,18 @@ static void on_refused_written(uv_write_t *req, int status)
 /* Accepts the pending connection and answers it with the over-capacity message. */
 static void refuse(struct hb_net_worker *worker, uv_stream_t *server)
 {
-    const char *msg = worker->net->cfg->over_capacity;
+    const struct hb_net *net = worker->net;
     struct refused *r = hb_xcalloc(1, sizeof(*r));
     uv_tcp_init(&worker->loop, &r->tcp);
     uv_timer_init(&worker->loop, &r->timer);
     r->tcp.data = r->timer.data = r->write_req.data = r;
     r->n_handles_open = 2;
-    if (uv_accept(server, (uv_stream_t *)&r->tcp) != 0 || msg == NULL) {
+    if (uv_accept(server, (uv_stream_t *)&r->tcp) != 0 || net->over_capacity == NULL) {
         refused_close(r);
         return;
     }
     uv_timer_start(&r->timer, on_refused_timeout, REFUSED_LINGER_MS, 0);
-    uv_buf_t b = uv_buf_init((char *)(uintptr_t)msg, (unsigned)strlen(msg));
+    uv_buf_t b = uv_buf_init(net->over_capacity, (unsigned)net->over_capacity_len);
     if (uv_write(&r->write_req, (uv_stream_t *)&r->tcp, &b, 1, on_refused_written) != 0)
         refused_close(r);
 }
@@ -728,9 +731,9 @@ static void on_connection(uv_stream_t *server, int status)
         !is_trusted_peer(cfg, conn->peer_key, conn->peer)) {
         if (!ip_acquire(conn->peer_key, worker->net->max_per_ip)) {
             /* Over the per-address limit: answer like a full server. */
-            if (cfg->over_capacity != NULL) {
-                uv_buf_t b = uv_buf_init((char *)(uintptr_t)cfg->over_capacity,
-                                         (unsigned)strlen(cfg->over_capacity));
+            if (worker->net->over_capacity != NULL) {
+                uv_buf_t b = uv_buf_init(worker->net->over_capacity,
+                                         (unsigned)worker->net->over_capacity_len);
                 (void)uv_try_write((uv_stream_t *)&conn->tcp, &b, 1);
             }
             hb_conn_close_after_write(conn);
@@ -933,6 +936,10 @@ int hb_net_serve(const struct hb_net_config *cfg)
     int err = 0, n_started = 0;
 
     net.workers = hb_xcalloc((size_t)cfg->n_workers, sizeof(*net.workers));
+    if (cfg->over_capacity != NULL) {
+        net.over_capacity = hb_xstrdup(cfg->over_capacity);
+        net.over_capacity_len = strlen(net.over_capacity);
+    }
     for (int i = 0; i < cfg->n_workers; i++)
         net.workers[i].fd = -1;
     err = bind_workers(cfg, net.workers);
@@ -1021,6 +1028,7 @@ fail:
             close(net.workers[i].fd);
     }
     free(net.workers);
+    free(net.over_capacity);
     free(ip_slots);
     ip_slots = NULL;
     ip_used = 0;

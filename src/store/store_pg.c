@@ -393,9 +393,10 @@ static void v_copy(const PGresult *r, int row, int col, char *dst, size_t cap)
     dst[n] = '\0';
 }
 
-static int64_t affected(const PGresult *r)
+/* Not const: PQcmdTuples takes a PGresult *. */
+static int64_t affected(PGresult *r)
 {
-    return strtoll(PQcmdTuples((PGresult *)(uintptr_t)r), NULL, 10);
+    return strtoll(PQcmdTuples(r), NULL, 10);
 }
 
 /* ---- Errors, statements, transactions ---- */
