@@ -56,6 +56,7 @@ static void switch_start(void **fake_stack, const void *bottom, size_t size)
 #endif
 }
 
+/* NOLINTNEXTLINE(readability-non-const-parameter): ASan builds write *old_size */
 static void switch_finish(void *fake_stack, const void **old_bottom, size_t *old_size)
 {
 #ifdef HAS_ASAN

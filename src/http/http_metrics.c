@@ -61,6 +61,7 @@ void hb_http_metrics_destroy(struct hb_http_metrics *m)
     free(m);
 }
 
+/* NOLINTNEXTLINE(readability-non-const-parameter): the check misses __atomic_store_n's write */
 static void add(uint64_t *p, uint64_t v)
 {
     __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);

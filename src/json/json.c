@@ -989,7 +989,7 @@ static char *wr_room(struct hb_json_writer *w, size_t extra)
     return buf->data + buf->len;
 }
 
-static void wr_done(struct hb_json_writer *w, char *p)
+static void wr_done(struct hb_json_writer *w, const char *p)
 {
     w->buf->len = (size_t)(p - w->buf->data);
     w->buf->data[w->buf->len] = '\0';
