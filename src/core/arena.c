@@ -119,6 +119,7 @@ char *hb_arena_printf(struct hb_arena *arena, const char *fmt, ...)
     int n;
 
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 false positive */
     n = vsnprintf(small, sizeof(small), fmt, ap);
     va_end(ap);
     if (n < 0)

@@ -69,6 +69,7 @@ int hb_buf_vprintf(struct hb_buf *buf, const char *fmt, va_list ap)
     int n;
 
     va_copy(ap2, ap);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 false positive */
     n = vsnprintf(NULL, 0, fmt, ap2);
     va_end(ap2);
     if (n < 0)

@@ -107,6 +107,7 @@ void hb_log(enum hb_log_level level, const char *fmt, ...)
     if (level < log_min)
         return;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 false positive */
     (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     put_prefix(&l, level);

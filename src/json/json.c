@@ -249,6 +249,7 @@ static void fail_plain(struct parser *ps, size_t pos, const char *fmt, ...)
     ps->err->column = 0;
     ps->err->char_offset = 0;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 false positive */
     vsnprintf(ps->err->text, sizeof(ps->err->text), fmt, ap);
     va_end(ap);
 }

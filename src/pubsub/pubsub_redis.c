@@ -357,6 +357,7 @@ static void failf(struct hb_redis *r, const char *fmt, ...)
     char reason[256];
     va_list ap;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 false positive */
     (void)vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
     fail_session(r, reason);
