@@ -17,6 +17,9 @@
  * hb_http_server_finish() later (a timer, the thread pool). */
 typedef int hb_http_handler_cb(struct hb_http_request *req, struct hb_http_response *res);
 
+/* Fields in the order of the table rows, which are positional initialisers (app_routes.c, tests):
+ * 8 bytes of padding per row is cheaper than rows that no longer read as the table. */
+/* NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding) */
 struct hb_http_route {
     enum hb_http_method method;
     const char *pattern;
