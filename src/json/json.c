@@ -698,11 +698,13 @@ int hb_json_parse(struct hb_arena *arena, const char *data, size_t len, const st
                   struct hb_json_error *err)
 {
     struct hb_json_error local;
+    if (err == NULL)
+        err = &local;
     struct parser ps = {
         .arena = arena,
         .s = (const unsigned char *)data,
         .n = len,
-        .err = err != NULL ? err : &local,
+        .err = err,
         .lone_pos = SIZE_MAX,
     };
     size_t i;

@@ -265,9 +265,9 @@ static void p_release(struct params *p)
 
 static char *p_slot(struct params *p)
 {
-    if (p->n == MAX_PARAMS)
-        HB_BUG("raise MAX_PARAMS");
-    return p->num[p->n];
+    if (p->n < MAX_PARAMS)
+        return p->num[p->n];
+    HB_BUG("raise MAX_PARAMS");
 }
 
 static void p_null(struct params *p)
