@@ -28,6 +28,29 @@ void hb_store__conn_release(struct hb_store_conn *conn)
     pthread_mutex_destroy(&conn->mu);
 }
 
+void hb_store__truncate(struct hb_buf *buf, size_t len)
+{
+    if (buf != NULL && buf->len > len) {
+        buf->len = len;
+        buf->data[len] = '\0';
+    }
+}
+
+void hb_store__set_meta(struct hb_store_meta *meta, int64_t id, int64_t parent_id,
+                        int64_t author_id)
+{
+    if (meta != NULL) {
+        meta->id = id;
+        meta->parent_id = parent_id;
+        meta->author_id = author_id;
+    }
+}
+
+const char *hb_store__scope_text(enum hb_store_throttle_scope scope)
+{
+    return scope == HB_STORE_THROTTLE_IP ? "ip" : "account";
+}
+
 int hb_store_open(const char *url, const struct hb_store_options *opts, struct hb_store **out)
 {
     if (url == NULL || out == NULL)

@@ -48,6 +48,15 @@ struct hb_store_conn {
 /* Initialises the head of a backend connection. */
 void hb_store__conn_init(struct hb_store_conn *conn, struct hb_store *store, bool is_writer);
 
+/* Small pieces both backends use (store.c). */
+/* Cuts buf back to len bytes (a read-back undone); NULL is a no-op. */
+void hb_store__truncate(struct hb_buf *buf, size_t len);
+/* Fills meta (may be NULL). */
+void hb_store__set_meta(struct hb_store_meta *meta, int64_t id, int64_t parent_id,
+                        int64_t author_id);
+/* The scope column of hiroba_login_failure: "ip" or "account". */
+const char *hb_store__scope_text(enum hb_store_throttle_scope scope);
+
 /* Destroys the head's mutex. */
 void hb_store__conn_release(struct hb_store_conn *conn);
 

@@ -650,24 +650,7 @@ static int end_op(pg_conn *c, struct params *p, int err)
     return err;
 }
 
-static void truncate_buf(struct hb_buf *buf, size_t len)
-{
-    if (buf != NULL && buf->len > len) {
-        buf->len = len;
-        buf->data[len] = '\0';
-    }
-}
-
 /* ---- Rows to meta and JSON ---- */
-
-static void set_meta(struct hb_store_meta *meta, int64_t id, int64_t parent_id, int64_t author_id)
-{
-    if (meta != NULL) {
-        meta->id = id;
-        meta->parent_id = parent_id;
-        meta->author_id = author_id;
-    }
-}
 
 /* An emitter decodes row of a result with its resource's columns, fills meta and appends the
  * JSON object (either may be NULL). flag is is_reply for posts. */
@@ -684,7 +667,7 @@ static int emit_category(const PGresult *r, int row, bool flag, struct hb_store_
         .author_id = v_author(r, row, 2),
         .author_username = v_str(r, row, 3),
     };
-    set_meta(meta, v.id, 0, v.author_id);
+    hb_store__set_meta(meta, v.id, 0, v.author_id);
     return json ? hb_store__json_category(json, &v) : 0;
 }
 
@@ -699,7 +682,7 @@ static int emit_post(const PGresult *r, int row, bool is_reply, struct hb_store_
         .author_id = v_author(r, row, 4),
         .author_username = v_str(r, row, 5),
     };
-    set_meta(meta, v.id, v.parent_id, v.author_id);
+    hb_store__set_meta(meta, v.id, v.parent_id, v.author_id);
     return json ? hb_store__json_post(json, is_reply, &v) : 0;
 }
 
@@ -715,7 +698,7 @@ static int emit_room(const PGresult *r, int row, bool flag, struct hb_store_meta
         .author_id = v_author(r, row, 4),
         .author_username = v_str(r, row, 5),
     };
-    set_meta(meta, v.id, 0, v.author_id);
+    hb_store__set_meta(meta, v.id, 0, v.author_id);
     return json ? hb_store__json_room(json, &v) : 0;
 }
 
@@ -735,7 +718,7 @@ static int emit_chatlog(const PGresult *r, int row, bool flag, struct hb_store_m
     (void)flag;
     struct hb_store_chatlog v;
     decode_chatlog(r, row, &v);
-    set_meta(meta, v.id, v.room_id, v.author_id);
+    hb_store__set_meta(meta, v.id, v.room_id, v.author_id);
     return json ? hb_store_chatlog_write_json(json, HB_STORE_CHAT_REST, &v) : 0;
 }
 
@@ -748,7 +731,7 @@ static int emit_one(const PGresult *res, emit_fn *emit, bool flag, struct hb_sto
     size_t start = json ? json->len : 0;
     int err = emit(res, 0, flag, meta, json);
     if (err < 0)
-        truncate_buf(json, start);
+        hb_store__truncate(json, start);
     return err;
 }
 
@@ -766,7 +749,7 @@ static int emit_array(const PGresult *res, emit_fn *emit, bool flag, struct hb_b
     if (err == 0)
         err = hb_buf_append_char(json, ']');
     if (err < 0)
-        truncate_buf(json, start);
+        hb_store__truncate(json, start);
     return err;
 }
 
@@ -1004,7 +987,7 @@ static int commit_emitted(pg_conn *c, struct params *p, int err, struct hb_buf *
     if (err == 0)
         err = commit(c);
     if (err < 0)
-        truncate_buf(json, start);
+        hb_store__truncate(json, start);
     return end_op(c, p, err);
 }
 
@@ -1324,18 +1307,13 @@ static int pg_token_purge(struct hb_store_conn *conn, int64_t now_us, int64_t *n
 
 /* ---- Throttle ---- */
 
-static const char *scope_text(enum hb_store_throttle_scope scope)
-{
-    return scope == HB_STORE_THROTTLE_IP ? "ip" : "account";
-}
-
 static int pg_throttle_record(struct hb_store_conn *conn, enum hb_store_throttle_scope scope,
                               struct hb_str key, int64_t at_us)
 {
     pg_conn *c = pgc(conn);
     struct params p;
     p_init(&p);
-    p_lit(&p, scope_text(scope));
+    p_lit(&p, hb_store__scope_text(scope));
     p_str(&p, key);
     p_time(&p, at_us);
     return end_op(c, &p, run(c, ST_THROTTLE_INSERT, &p, NULL));
@@ -1348,7 +1326,7 @@ static int pg_throttle_count(struct hb_store_conn *conn, enum hb_store_throttle_
     struct params p;
     PGresult *res = NULL;
     p_init(&p);
-    p_lit(&p, scope_text(scope));
+    p_lit(&p, hb_store__scope_text(scope));
     p_str(&p, key);
     p_time(&p, since_us);
     if (p.err < 0) { /* a key with a NUL byte was never recorded */
@@ -1373,7 +1351,7 @@ static int pg_throttle_clear(struct hb_store_conn *conn, enum hb_store_throttle_
     pg_conn *c = pgc(conn);
     struct params p;
     p_init(&p);
-    p_lit(&p, scope_text(scope));
+    p_lit(&p, hb_store__scope_text(scope));
     p_str(&p, key);
     if (p.err < 0)
         return end_op(c, &p, 0);

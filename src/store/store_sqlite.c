@@ -401,24 +401,7 @@ static void col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap)
     dst[n] = '\0';
 }
 
-static void truncate_buf(struct hb_buf *buf, size_t len)
-{
-    if (buf != NULL && buf->len > len) {
-        buf->len = len;
-        buf->data[len] = '\0';
-    }
-}
-
 /* ---- Rows to meta and JSON ---- */
-
-static void set_meta(struct hb_store_meta *meta, int64_t id, int64_t parent_id, int64_t author_id)
-{
-    if (meta != NULL) {
-        meta->id = id;
-        meta->parent_id = parent_id;
-        meta->author_id = author_id;
-    }
-}
 
 /* An emitter decodes the current row of a statement with its resource's columns, fills meta and
  * appends the JSON object (either may be NULL). flag is is_reply for posts. */
@@ -434,7 +417,7 @@ static int emit_category(sqlite3_stmt *st, bool flag, struct hb_store_meta *meta
         .author_id = col_author(st, 2),
         .author_username = col_str(st, 3),
     };
-    set_meta(meta, row.id, 0, row.author_id);
+    hb_store__set_meta(meta, row.id, 0, row.author_id);
     return json ? hb_store__json_category(json, &row) : 0;
 }
 
@@ -449,7 +432,7 @@ static int emit_post(sqlite3_stmt *st, bool is_reply, struct hb_store_meta *meta
         .author_id = col_author(st, 4),
         .author_username = col_str(st, 5),
     };
-    set_meta(meta, row.id, row.parent_id, row.author_id);
+    hb_store__set_meta(meta, row.id, row.parent_id, row.author_id);
     return json ? hb_store__json_post(json, is_reply, &row) : 0;
 }
 
@@ -464,7 +447,7 @@ static int emit_room(sqlite3_stmt *st, bool flag, struct hb_store_meta *meta, st
         .author_id = col_author(st, 4),
         .author_username = col_str(st, 5),
     };
-    set_meta(meta, row.id, 0, row.author_id);
+    hb_store__set_meta(meta, row.id, 0, row.author_id);
     return json ? hb_store__json_room(json, &row) : 0;
 }
 
@@ -484,7 +467,7 @@ static int emit_chatlog(sqlite3_stmt *st, bool flag, struct hb_store_meta *meta,
     (void)flag;
     struct hb_store_chatlog row;
     decode_chatlog(st, &row);
-    set_meta(meta, row.id, row.room_id, row.author_id);
+    hb_store__set_meta(meta, row.id, row.room_id, row.author_id);
     return json ? hb_store_chatlog_write_json(json, HB_STORE_CHAT_REST, &row) : 0;
 }
 
@@ -501,7 +484,7 @@ static int emit_one(sq_conn *c, sqlite3_stmt *st, emit_fn *emit, bool flag,
         return err;
     err = emit(st, flag, meta, json);
     if (err < 0)
-        truncate_buf(json, start);
+        hb_store__truncate(json, start);
     return err;
 }
 
@@ -520,7 +503,7 @@ static int emit_array(sq_conn *c, sqlite3_stmt *st, emit_fn *emit, bool flag, st
     if (err == 0)
         err = hb_buf_append_char(json, ']');
     if (err < 0)
-        truncate_buf(json, start);
+        hb_store__truncate(json, start);
     return err;
 }
 
@@ -1008,11 +991,6 @@ static int sq_token_purge(struct hb_store_conn *conn, int64_t now_us, int64_t *n
 
 /* ---- Throttle ---- */
 
-static const char *scope_text(enum hb_store_throttle_scope scope)
-{
-    return scope == HB_STORE_THROTTLE_IP ? "ip" : "account";
-}
-
 static int sq_throttle_record(struct hb_store_conn *conn, enum hb_store_throttle_scope scope,
                               struct hb_str key, int64_t at_us)
 {
@@ -1020,7 +998,7 @@ static int sq_throttle_record(struct hb_store_conn *conn, enum hb_store_throttle
     sqlite3_stmt *st;
     int err = use(c, ST_THROTTLE_INSERT, &st);
     if (err == 0) {
-        sqlite3_bind_text(st, 1, scope_text(scope), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, hb_store__scope_text(scope), -1, SQLITE_STATIC);
         bind_str(st, 2, key);
         bind_time(st, 3, at_us);
         err = run(c, st);
@@ -1035,7 +1013,7 @@ static int sq_throttle_count(struct hb_store_conn *conn, enum hb_store_throttle_
     sqlite3_stmt *st;
     int err = use(c, ST_THROTTLE_COUNT, &st);
     if (err == 0) {
-        sqlite3_bind_text(st, 1, scope_text(scope), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, hb_store__scope_text(scope), -1, SQLITE_STATIC);
         bind_str(st, 2, key);
         bind_time(st, 3, since_us);
         err = step(c, st);
@@ -1055,7 +1033,7 @@ static int sq_throttle_clear(struct hb_store_conn *conn, enum hb_store_throttle_
     sqlite3_stmt *st;
     int err = use(c, ST_THROTTLE_CLEAR, &st);
     if (err == 0) {
-        sqlite3_bind_text(st, 1, scope_text(scope), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, hb_store__scope_text(scope), -1, SQLITE_STATIC);
         bind_str(st, 2, key);
         err = run(c, st);
     }
@@ -1114,7 +1092,7 @@ static int commit_emitted(sq_conn *c, int err, struct hb_buf *json, size_t start
     if (err == 0)
         err = commit(c);
     if (err < 0)
-        truncate_buf(json, start);
+        hb_store__truncate(json, start);
     return end_op(c, err);
 }
 
