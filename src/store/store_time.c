@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -91,11 +92,16 @@ static int64_t utc_offset(int64_t t)
      * boundary of UTC in modern times). */
     static _Thread_local int64_t cached_window = INT64_MIN;
     static _Thread_local int64_t cached_offset;
-    static _Thread_local char cached_zone[2][16];
+    static _Thread_local char cached_tz[64];
     int64_t window = floor_div(t, 900);
-    /* The zone's names tell a tzset() to another zone apart (tests switch zones). */
-    if (window == cached_window && strncmp(cached_zone[0], tzname[0], 15) == 0 &&
-        strncmp(cached_zone[1], tzname[1], 15) == 0)
+    /* TZ tells a switch to another zone apart (tests switch zones; the server sets it once before
+     * its threads start). Not tzname: glibc clears and refills it inside every localtime_r, under
+     * a lock this read would not hold, so another thread may see NULL there. */
+    const char *tz = getenv("TZ");
+    if (tz == NULL)
+        tz = "";
+    bool is_same_zone = strlen(tz) < sizeof(cached_tz) && strcmp(cached_tz, tz) == 0;
+    if (window == cached_window && is_same_zone)
         return cached_offset;
     time_t tt = (time_t)t;
     struct tm tm;
@@ -103,8 +109,7 @@ static int64_t utc_offset(int64_t t)
         return 0;
     cached_window = window;
     cached_offset = tm.tm_gmtoff;
-    snprintf(cached_zone[0], sizeof(cached_zone[0]), "%s", tzname[0]);
-    snprintf(cached_zone[1], sizeof(cached_zone[1]), "%s", tzname[1]);
+    snprintf(cached_tz, sizeof(cached_tz), "%s", tz);
     return cached_offset;
 }
 
