@@ -145,6 +145,14 @@ static void seq_flush(struct seq *s)
         s->gap_since_ms = 0;
 }
 
+/* Gives up waiting for what is missing before the first held message and lets the held ones
+ * through in order. */
+static void seq_skip_gap(struct seq *s)
+{
+    s->last = s->held->prev > s->last ? s->held->prev : s->last;
+    seq_flush(s);
+}
+
 /* Offers message (id, prev) of room to the sequencer. */
 static void sequence(int64_t room, int64_t id, int64_t prev, const char *seed, size_t seed_len,
                      const char *v1, size_t v1_len)
@@ -460,11 +468,8 @@ static bool catch_up(int64_t room, int64_t after)
         free(c);
     }
     struct seq *s = *seq_slot(room);
-    if (s != NULL && s->held != NULL && n >= 0 && n < CATCHUP_BATCH) {
-        /* The database has nothing before the held ones: the gap is ids of other rooms. */
-        s->last = s->held->prev > s->last ? s->held->prev : s->last;
-        seq_flush(s);
-    }
+    if (s != NULL && s->held != NULL && n >= 0 && n < CATCHUP_BATCH)
+        seq_skip_gap(s); /* the database has nothing before the held ones: other rooms' ids */
     pthread_mutex_unlock(&relay.lock);
     return n == CATCHUP_BATCH;
 }
@@ -498,8 +503,7 @@ static void *relay_main(void *arg)
                      * held behind it goes out in order. */
                     s->needs_catchup = false;
                     if (gap_due) {
-                        s->last = s->held->prev > s->last ? s->held->prev : s->last;
-                        seq_flush(s);
+                        seq_skip_gap(s);
                         if (s->held != NULL)
                             s->gap_since_ms = now; /* another gap: its own wait */
                     } else if (s->gap_since_ms != 0 && s->gap_since_ms + GAP_WAIT_MS < wake_at) {

@@ -56,8 +56,6 @@ struct hconn {
     void *then_arg;
 };
 
-/* The connection whose handler this pool thread is running, if any. */
-
 static const struct hb_http_server_config *cfg;
 
 void hb_http_server_configure(const struct hb_http_server_config *config)

@@ -2,7 +2,8 @@
 /* The PostgreSQL backend (store layer), on libpq's non-blocking API: every wait for the server
  * goes through hb_net_fiber_wait(), which parks the calling fiber on its worker's loop (the API
  * handlers run in fibers) or blocks a pool or background thread, never a loop. Each
- * connection prepares a statement the first time it uses it (PQprepare, then PQexecPrepared);
+ * connection prepares a statement the first time it uses it (PQsendPrepare, then
+ * PQsendQueryPrepared);
  * every value travels as a bound text parameter, and the only SQL assembled at run time is the
  * topic list's, from fixed fragments. Times cross the wire as UTC text with an explicit "+00"
  * going in and as int8 microseconds since the epoch coming out (extract(epoch) is numeric, so
